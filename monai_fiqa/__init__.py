@@ -1,0 +1,31 @@
+"""monai-fiqa: medical image quality assessment for MONAI.
+
+Public API::
+
+    import monai_fiqa
+    assessor = monai_fiqa.load("fundus_fthnet")
+    result = assessor.assess("eye.jpg")   # result.score, result.grade, result.quality_map
+
+Heavy modules (torch, MONAI) are imported only when used, so ``import monai_fiqa`` stays fast.
+"""
+
+from __future__ import annotations
+
+from monai_fiqa.api import KNOWN_BUNDLES, BundleNotFoundError, QualityResult, available_bundles, load
+from monai_fiqa.registry import ModelInfo, create_model, list_models, model_info, register_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KNOWN_BUNDLES",
+    "BundleNotFoundError",
+    "ModelInfo",
+    "QualityResult",
+    "__version__",
+    "available_bundles",
+    "create_model",
+    "list_models",
+    "load",
+    "model_info",
+    "register_model",
+]

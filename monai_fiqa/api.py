@@ -1,0 +1,119 @@
+"""The public entry point: ``monai_fiqa.load(name).assess(path_or_array)``.
+
+Why bundles behind ``load``: every shipped model is a MONAI bundle (config + weights + docs) so the same artefact
+serves MONAI's bundle runner, the Deploy app, MONAI Label and this API.  ``load`` finds the bundle by name on a
+search path, parses its ``configs/inference.json`` with MONAI's ``ConfigParser`` and instantiates the ``assessor``
+object it defines - anything with an ``assess(x) -> QualityResult`` method - on the requested device.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+__all__ = [
+    "KNOWN_BUNDLES",
+    "Assessor",
+    "BundleNotFoundError",
+    "QualityResult",
+    "available_bundles",
+    "bundle_search_path",
+    "load",
+]
+
+KNOWN_BUNDLES = ("fundus_fthnet", "fundus_efiqa", "ctmr_mediqa")
+BUNDLE_PATH_ENV = "MONAI_FIQA_BUNDLE_PATH"
+
+
+@dataclass
+class QualityResult:
+    """The result of assessing one image.
+
+    Attributes:
+        score: quality in [0, 100], higher is better.
+        grade: ``good``, ``usable`` or ``reject``.
+        quality_map: float32 map of the input's spatial size, 1 = good; ``None`` only for models without one.
+        params: anything else the model reports (estimated physical parameters, warnings, model name/version).
+    """
+
+    score: float
+    grade: str
+    quality_map: np.ndarray | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly view (the map is summarised, not embedded)."""
+        out: dict[str, Any] = {"score": round(float(self.score), 3), "grade": self.grade, "params": self.params}
+        if self.quality_map is not None:
+            out["quality_map_shape"] = list(self.quality_map.shape)
+        return out
+
+
+class Assessor(Protocol):
+    """What a bundle's ``assessor`` must provide."""
+
+    def assess(self, x: str | os.PathLike | np.ndarray) -> QualityResult: ...
+
+
+class BundleNotFoundError(LookupError):
+    """No bundle of that name is installed."""
+
+
+def bundle_search_path() -> list[Path]:
+    """Where bundles are looked for, first match wins.
+
+    1. every folder in ``$MONAI_FIQA_BUNDLE_PATH`` (``os.pathsep``-separated);
+    2. ``~/.cache/monai_fiqa/bundles`` (where ``monai-fiqa bundle install`` puts them);
+    3. the ``bundles/`` folder of a source checkout.
+    """
+    paths = [Path(p) for p in os.environ.get(BUNDLE_PATH_ENV, "").split(os.pathsep) if p]
+    paths.append(Path.home() / ".cache" / "monai_fiqa" / "bundles")
+    paths.append(Path(__file__).resolve().parent.parent / "bundles")
+    return paths
+
+
+def available_bundles() -> dict[str, Path]:
+    """Installed bundles by name (folders holding ``configs/inference.json``)."""
+    found: dict[str, Path] = {}
+    for root in bundle_search_path():
+        if not root.is_dir():
+            continue
+        for cfg in sorted(root.glob("*/configs/inference.json")):
+            found.setdefault(cfg.parent.parent.name, cfg.parent.parent)
+    return found
+
+
+def load(name: str, device: str = "cpu", **overrides: Any) -> Assessor:
+    """Load a quality model bundle by name.
+
+    Args:
+        name: bundle name, e.g. ``"fundus_fthnet"``, ``"fundus_efiqa"``, ``"ctmr_mediqa"``, or a bundle folder path.
+        device: torch device string; CPU by default.
+        overrides: config overrides passed to MONAI's ``ConfigParser`` (e.g. ``tta=False``).
+
+    Returns:
+        The bundle's assessor.
+
+    Raises:
+        BundleNotFoundError: no such bundle; the message names the installed and the known bundles.
+    """
+    bundles = available_bundles()
+    folder = Path(name) if Path(name).is_dir() else bundles.get(name)
+    if folder is None or not (folder / "configs" / "inference.json").is_file():
+        installed = ", ".join(sorted(bundles)) or "none"
+        raise BundleNotFoundError(
+            f"no bundle named {name!r}. Installed: {installed}. Known bundles: {', '.join(KNOWN_BUNDLES)}. "
+            f"Search path: {', '.join(str(p) for p in bundle_search_path())}"
+        )
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(folder / "configs" / "inference.json"))
+    parser.update({"bundle_root": str(folder), "device": device, **overrides})
+    if "assessor" not in parser.config:
+        raise BundleNotFoundError(f"bundle {folder} has no 'assessor' in configs/inference.json")
+    return parser.get_parsed_content("assessor")
