@@ -29,12 +29,12 @@ demo: setup system-deps
 	$(VENV)/bin/monai-fiqa demo --out demo_out
 
 test: setup system-deps
-	$(VENV)/bin/ruff check monai_fiqa tests benchmarks
+	$(VENV)/bin/ruff check monai_fiqa tests benchmarks docs
 	$(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check monai_fiqa tests benchmarks
-	$(VENV)/bin/ruff format --check monai_fiqa tests benchmarks
+	$(VENV)/bin/ruff check monai_fiqa tests benchmarks docs
+	$(VENV)/bin/ruff format --check monai_fiqa tests benchmarks docs
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache .ruff_cache

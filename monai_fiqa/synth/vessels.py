@@ -101,11 +101,14 @@ class _Grower:
         next_split = float(rng.uniform(15, 45)) * s
         children: list[tuple[float, float, float, float]] = []
         gain = 0.12 if depth == 0 else 0.05
-        kicks = rng.normal(0.0, 0.035, 4096).tolist()
-        k = 0
-        while hw >= min_hw and travelled < 3.0 * self.radius and k < len(kicks):
-            omega = 0.85 * omega + kicks[k]
-            k += 1
+        kicks: list[float] = []
+        max_steps = int(3.0 * self.radius / step) + 1
+        for k in range(max_steps):
+            if hw < min_hw:
+                break
+            if k % 128 == 0:  # draw tortuosity kicks in small chunks: most branches are short
+                kicks = rng.normal(0.0, 0.035, 128).tolist()
+            omega = 0.85 * omega + kicks[k % 128]
             d = (steer(y, x, heading) - heading + math.pi) % (2 * math.pi) - math.pi
             heading += gain * d + 0.5 * omega
             y += step * math.sin(heading)
