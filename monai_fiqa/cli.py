@@ -1,7 +1,4 @@
-"""Command line: ``monai-fiqa synth | demo | assess``.
-
-Subcommands for training, evaluation and bundles arrive with the models that need them.
-"""
+"""Command line: ``monai-fiqa synth | demo | train | evaluate | assess``."""
 
 from __future__ import annotations
 
@@ -56,6 +53,48 @@ def _assess(args: argparse.Namespace) -> int:
     return 0 if all("error" not in r for r in results.values()) else 1
 
 
+def _train(args: argparse.Namespace) -> int:
+    from monai_fiqa.engine import TrainConfig
+    from monai_fiqa.engine.recipes import train_from_csvs
+
+    cfg = TrainConfig(
+        model=args.model,
+        img_size=args.img_size,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        lr=args.lr,
+        seed=args.seed,
+    )
+    hist = train_from_csvs(
+        args.csv,
+        args.out,
+        cfg,
+        val_fraction=args.val_fraction,
+        folds=args.folds,
+        fold=args.fold,
+        resume=args.resume,
+        max_minutes=args.max_minutes,
+        init=args.init,
+    )
+    if hist["val"]:
+        print(f"best val SRCC {max(v['srcc'] for v in hist['val']):.4f}; checkpoints in {args.out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from monai_fiqa.api import BundleNotFoundError, load
+    from monai_fiqa.engine.batch import evaluate_csv
+
+    try:
+        assessor = load(args.model)
+    except BundleNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    metrics = evaluate_csv(assessor, args.csv, args.json)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="monai-fiqa", description="Medical image quality assessment for MONAI")
     sub = p.add_subparsers(dest="command", required=True)
@@ -69,6 +108,28 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the demo on sample data shipped with the packages")
     d.add_argument("--out", default="demo_out")
     d.set_defaults(func=_demo)
+    t = sub.add_parser("train", help="train a model on quality-labelled CSVs (FQS/EyeQ style or synth labels.csv)")
+    t.add_argument("family", choices=["fthnet"])
+    t.add_argument("--csv", nargs="+", required=True, help="CSV files: path/image, mos[, level] or path, label")
+    t.add_argument("--out", required=True, help="run folder (checkpoints, history)")
+    t.add_argument("--model", default="fthnet_s", help="registry name")
+    t.add_argument("--img-size", type=int, default=384)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--steps", type=int, default=3000)
+    t.add_argument("--lr", type=float, default=2e-4)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--val-fraction", type=float, default=0.1, help="share of *sources* held out for validation")
+    t.add_argument("--folds", type=int, default=0, help="k-fold protocol (80/15/5 per fold) instead of val-fraction")
+    t.add_argument("--fold", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    t.add_argument("--max-minutes", type=float, default=None, help="stop cleanly after this much wall time")
+    t.add_argument("--init", help="weights to start from, e.g. a bundle's models/model.pt (fine-tuning)")
+    t.set_defaults(func=_train)
+    e = sub.add_parser("evaluate", help="PLCC/SRCC/KRCC/RMSE and grade accuracy of a bundle on a labelled CSV")
+    e.add_argument("--model", default="fundus_fthnet", help="bundle name or folder")
+    e.add_argument("--csv", required=True)
+    e.add_argument("--json", help="write the metrics here")
+    e.set_defaults(func=_evaluate)
     a = sub.add_parser("assess", help="score images with a bundle")
     a.add_argument("paths", nargs="+")
     a.add_argument("--model", default="fundus_fthnet")

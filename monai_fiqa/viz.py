@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["contact_sheet", "save_png"]
+__all__ = ["contact_sheet", "overlay_map", "save_png"]
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -67,3 +67,15 @@ def save_png(image: np.ndarray, path: str | Path) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.asarray(image)).save(p)
     return p
+
+
+def overlay_map(image: np.ndarray, quality_map: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """Blend a quality map (1 = good) over an (H, W, 3) uint8 photograph: green good, yellow fair, red poor.
+
+    Pixels where the photograph is near-black (outside a fundus field of view) stay as they are.
+    """
+    q = np.clip(np.asarray(quality_map, dtype=np.float32), 0.0, 1.0)
+    colour = np.stack([np.clip(2.0 * (1.0 - q), 0, 1), np.clip(2.0 * q, 0, 1), np.zeros_like(q)], axis=-1) * 255.0
+    img = image.astype(np.float32)
+    a = alpha * (img.max(axis=-1, keepdims=True) > 20)
+    return np.clip(img * (1 - a) + colour * a, 0, 255).astype(np.uint8)

@@ -44,5 +44,5 @@ def test_synth_degrades_real_photographs(tmp_path):
 
 def test_assess_without_bundle_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MONAI_FIQA_BUNDLE_PATH", str(tmp_path))
-    assert main(["assess", "x.png", "--model", "fundus_fthnet"]) == 2
+    assert main(["assess", "x.png", "--model", "no_such_bundle"]) == 2
     assert "Known bundles" in capsys.readouterr().err

@@ -1,0 +1,135 @@
+"""``assess`` for score-regression fundus models (FTHNet): multi-crop score, coarse map, grade, input checks.
+
+Why these choices:
+* deterministic test-time averaging - a fixed grid of crops (four corners and the centre of a 6 % larger square,
+  each also flipped) instead of random crops, so the same image always gets the same score;
+* coarse quality map - the same network scores a 3x3 grid of overlapping half-size windows (the FOV square
+  at twice the input size, crops at the input size); the 3x3 scores are upsampled bilinearly to the photograph.
+  It says *where* quality is lower at the scale of a quarter of the retina; it is not a pixel-level map;
+* a photograph that is not an in-distribution colour fundus image is still scored but flagged and graded reject.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from monai_fiqa.api import QualityResult
+from monai_fiqa.engine.data import normalise
+from monai_fiqa.engine.fundus_checks import fundus_warnings
+from monai_fiqa.io.images import read_rgb
+from monai_fiqa.synth.pseudo_mos import GRADE_THRESHOLDS, grade_from_score
+from monai_fiqa.transforms.fundus import fov_square_box, fundus_to_square
+
+__all__ = ["FTHNetAssessor"]
+
+
+class FTHNetAssessor:
+    """Scores fundus photographs with a trained score-regression network.
+
+    Args:
+        network: the network (e.g. ``monai_fiqa.networks.FTHNet``), input (B, 3, S, S) -> (B, 1) MOS / 100.
+        checkpoint: path of a state dict (loaded with ``weights_only=True``); ``None`` keeps the given weights.
+        img_size: network input side S.
+        device: torch device.
+        tta: average the deterministic crop grid (else one centre view).
+        quality_map: compute the coarse 3x3 map.
+        thresholds: grade thresholds (``good``, ``usable``) on the 0-100 score.
+        model_name: reported in ``params``.
+    """
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        checkpoint: str | os.PathLike | None = None,
+        img_size: int = 384,
+        device: str = "cpu",
+        tta: bool = True,
+        quality_map: bool = True,
+        thresholds: dict[str, float] | None = None,
+        model_name: str = "fthnet",
+    ) -> None:
+        self.device = torch.device(device)
+        self.net = network.to(self.device).eval()
+        if checkpoint is not None:
+            state = torch.load(checkpoint, map_location=self.device, weights_only=True)
+            self.net.load_state_dict(state)
+        self.img_size, self.tta, self.want_map = img_size, tta, quality_map
+        self.thresholds = dict(thresholds or GRADE_THRESHOLDS)
+        self.model_name = model_name
+
+    @torch.no_grad()
+    def _scores(self, squares: Sequence[np.ndarray]) -> np.ndarray:
+        x = torch.stack([normalise(s) for s in squares]).to(self.device)
+        return (self.net(x).squeeze(1).clamp(0.0, 1.0) * 100.0).cpu().numpy()
+
+    def _views(self, image: np.ndarray, box: tuple[int, int, int]) -> list[np.ndarray]:
+        s = self.img_size
+        if not self.tta:
+            return [fundus_to_square(image, s, box)]
+        big = fundus_to_square(image, int(round(s * 1.0625)), box)
+        m = big.shape[0] - s
+        views = [big[r : r + s, c : c + s] for r, c in ((0, 0), (0, m), (m, 0), (m, m), (m // 2, m // 2))]
+        return views + [v[:, ::-1] for v in views]
+
+    def _map(self, image: np.ndarray, box: tuple[int, int, int]) -> np.ndarray:
+        s = self.img_size
+        big = fundus_to_square(image, 2 * s, box)
+        crops = [big[r : r + s, c : c + s] for r in (0, s // 2, s) for c in (0, s // 2, s)]
+        grid = torch.from_numpy(self._scores(crops).reshape(1, 1, 3, 3) / 100.0).float()
+        top, left, side = box
+        square = F.interpolate(grid, size=(side, side), mode="bilinear", align_corners=True)[0, 0].numpy()
+        h, w = image.shape[:2]
+        rows = np.clip(np.arange(h) - top, 0, side - 1)
+        cols = np.clip(np.arange(w) - left, 0, side - 1)
+        return np.ascontiguousarray(square[np.ix_(rows, cols)], dtype=np.float32)
+
+    def assess(self, x: str | os.PathLike | np.ndarray) -> QualityResult:
+        """Score one photograph (path or (H, W, 3) uint8 / (H, W) array).
+
+        Raises:
+            monai_fiqa.io.ImageReadError: unreadable file.
+            ValueError: image too small or blank.
+        """
+        if isinstance(x, (str, os.PathLike)):
+            image, meta = read_rgb(Path(x))
+            conversions = meta["conversions"]
+        else:
+            image, conversions = _as_rgb(np.asarray(x))
+        warnings = fundus_warnings(image, conversions)
+        box = fov_square_box(image)
+        views = self._views(image, box)
+        per_view = self._scores(views)
+        score = float(per_view.mean())
+        qmap = self._map(image, box) if self.want_map else None
+        grade = "reject" if warnings else grade_from_score(score, self.thresholds)
+        params = {
+            "model": self.model_name,
+            "views": len(views),
+            "view_score_std": round(float(per_view.std()), 3),
+            "out_of_distribution": bool(warnings),
+            "warnings": warnings,
+        }
+        return QualityResult(score, grade, qmap, params)
+
+
+def _as_rgb(arr: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    notes: list[str] = []
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.floating) and arr.size and arr.max() <= 1.0:
+            arr = np.clip(arr * 255.0 + 0.5, 0, 255)
+        elif arr.size and arr.max() > 255:
+            arr = arr.astype(np.float64) * 255.0 / 65535.0
+            notes.append("rescaled from 16-bit")
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=-1)
+        notes.append("greyscale expanded to RGB")
+    if arr.ndim != 3 or arr.shape[-1] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB or (H, W) greyscale image, got shape {arr.shape}")
+    return arr, notes

@@ -1,0 +1,180 @@
+"""Training loop for score-regression models (FTHNet): SmoothL1, Adam with warm-up then linear annealing, EMA.
+
+Why hand-written rather than an Ignite engine: the loop is short, must checkpoint every few minutes and resume
+exactly (``--resume``) because a session on this machine is capped at three hours, and must stay readable.  All
+checkpoints hold only tensors and plain containers, so they load with ``torch.load(..., weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from monai_fiqa.engine.data import FundusQualityDataset
+from monai_fiqa.metrics.functional import plcc, rmse, srcc
+from monai_fiqa.registry import create_model
+
+__all__ = ["TrainConfig", "evaluate_model", "train"]
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one run (written to ``config.json`` and every checkpoint)."""
+
+    model: str = "fthnet_s"
+    img_size: int = 384
+    batch_size: int = 16
+    steps: int = 3000
+    lr: float = 2e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200
+    ema_decay: float = 0.998
+    val_every: int = 250
+    ckpt_every: int = 100
+    seed: int = 0
+    threads: int = 2
+
+
+def _lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to 1, then linear annealing to 0 at ``cfg.steps``."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    return max(0.0, (cfg.steps - step) / max(1, cfg.steps - cfg.warmup_steps))
+
+
+@torch.no_grad()
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for e, p in zip(ema.state_dict().values(), model.state_dict().values(), strict=True):
+        if e.dtype.is_floating_point:
+            e.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
+        else:
+            e.copy_(p)
+
+
+@torch.no_grad()
+def evaluate_model(model: torch.nn.Module, data: FundusQualityDataset, batch_size: int = 16) -> dict[str, float]:
+    """SRCC / PLCC / RMSE (MOS scale) of a model on a dataset (whole images, no augmentation)."""
+    model.eval()
+    preds = []
+    for x, _ in DataLoader(data, batch_size=batch_size, shuffle=False):
+        preds.append(model(x).squeeze(1))
+    p = torch.cat(preds).numpy() * 100.0
+    t = data.targets.numpy() * 100.0
+    return {"srcc": srcc(p, t), "plcc": plcc(p, t), "rmse": rmse(p, t), "n": int(len(t))}
+
+
+def _save(path: Path, payload: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)  # atomic: a session killed mid-write leaves the previous checkpoint intact
+
+
+def train(
+    train_data: FundusQualityDataset,
+    val_data: FundusQualityDataset | None,
+    out: str | Path,
+    cfg: TrainConfig,
+    resume: bool = False,
+    max_minutes: float | None = None,
+    init: str | Path | None = None,
+) -> dict:
+    """Train ``cfg.model`` and write ``last.pt`` (resumable), ``best_model.pt`` (EMA weights) and ``history.json``.
+
+    Args:
+        train_data: training set (augmented).
+        val_data: validation set; the best EMA model by SRCC is kept.
+        out: run folder.
+        cfg: hyper-parameters.
+        resume: continue from ``out/last.pt``.
+        max_minutes: stop cleanly (after a checkpoint) when this much wall time has passed.
+        init: state dict to start from (fine-tuning a shipped bundle on a site's labels).
+
+    Returns:
+        The history dict (also in ``history.json``).
+    """
+    torch.set_num_threads(cfg.threads)
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.model, img_size=cfg.img_size)
+    if init is not None:
+        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True))
+    ema = copy.deepcopy(model)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history: dict = {"config": asdict(cfg), "val": [], "loss": []}
+    step, best = 0, -1.0
+    last = root / "last.pt"
+    if resume and last.is_file():
+        ck = torch.load(last, map_location="cpu", weights_only=True)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["optimizer"])
+        step, best = int(ck["step"]), float(ck["best_srcc"])
+        history = json.loads((root / "history.json").read_text()) if (root / "history.json").is_file() else history
+        train_data.rng = np.random.default_rng(cfg.seed + step)
+    (root / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    loader = DataLoader(
+        train_data,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(cfg.seed + step),
+    )
+    loss_fn = torch.nn.SmoothL1Loss(beta=0.05)
+    start = time.time()
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.model}", unit="step")
+    running = []
+    while step < cfg.steps:
+        for x, y in loader:
+            model.train()
+            for g in opt.param_groups:
+                g["lr"] = cfg.lr * _lr_factor(step, cfg)
+            loss = loss_fn(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            _ema_update(ema, model, cfg.ema_decay if step > cfg.warmup_steps else 0.0)
+            step += 1
+            running.append(float(loss))
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}")
+            if step % 25 == 0:
+                history["loss"].append([step, float(np.mean(running[-25:]))])
+            if val_data is not None and (step % cfg.val_every == 0 or step == cfg.steps):
+                metrics = {"step": step, **evaluate_model(ema, val_data, cfg.batch_size)}
+                history["val"].append(metrics)
+                bar.write(f"step {step}: val {metrics}")
+                if metrics["srcc"] > best:
+                    best = metrics["srcc"]
+                    _save(root / "best_model.pt", ema.state_dict())
+            timed_out = max_minutes is not None and time.time() - start > 60 * max_minutes
+            if step % cfg.ckpt_every == 0 or step == cfg.steps or timed_out:
+                _save(
+                    last,
+                    {
+                        "model": model.state_dict(),
+                        "ema": ema.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "step": step,
+                        "best_srcc": best,
+                    },
+                )
+                (root / "history.json").write_text(json.dumps(history, indent=1))
+            if step >= cfg.steps or timed_out:
+                break
+        if max_minutes is not None and time.time() - start > 60 * max_minutes:
+            break
+    bar.close()
+    if val_data is None:
+        _save(root / "best_model.pt", ema.state_dict())
+    (root / "history.json").write_text(json.dumps(history, indent=1))
+    return history

@@ -1,0 +1,116 @@
+"""FTHNet: a transformer hypernetwork that regresses fundus image quality (MOS / 100).
+
+After Gong et al. (FTHNet).  Three parts on top of a 4-stage window-attention backbone:
+
+* **Distortion Perception Network (DPN)** - per stage a 1x1 conv to C_i / 8 channels, SoftPool with kernel 12 and a
+  Linear to ``dpn_dim``; the four stage vectors are concatenated into V (4 * dpn_dim = 384 by default).  Early
+  stages see fine distortions (noise, compression), late ones global ones (haze, illumination).
+* **Parameter Hypernetwork** - from the last stage, a 1x1 conv to ``hyper_dim`` channels, then stepwise 1x1 convs
+  halving the channels; at each step a Parameter Generating Layer (PGL) makes one target layer's parameters: a 3x3
+  conv whose output map, flattened, is the weight matrix, and SoftPool + Linear for the bias.  The rules that turn
+  V into a score thus depend on the image content (what is normal for *this* fundus).
+* **Target Network** - 5 linear layers V -> V/2 -> V/4 -> V/8 -> V/16 -> 1 using the generated weights per sample,
+  sigmoid between layers; the output is MOS / 100.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from monai_fiqa.networks.blocks import SwinStages2D, soft_pool2d
+
+__all__ = ["FTHNet"]
+
+
+class _PGL(nn.Module):
+    """Parameter Generating Layer: one target layer's (out x in) weight and (out,) bias from a feature map."""
+
+    def __init__(self, channels: int, n_in: int, n_out: int, positions: int, pool: int) -> None:
+        super().__init__()
+        self.n_in, self.n_out, self.pool = n_in, n_out, pool
+        self.maps = math.ceil(n_in * n_out / positions)
+        self.weight = nn.Conv2d(channels, self.maps, 3, padding=1)
+        self.bias = nn.Linear(channels, n_out)
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b = h.shape[0]
+        w = self.weight(h).flatten(1)[:, : self.n_in * self.n_out].view(b, self.n_out, self.n_in)
+        bias = self.bias(soft_pool2d(h, self.pool).flatten(1))
+        return w, bias
+
+
+class FTHNet(nn.Module):
+    """Fundus quality regression by a transformer hypernetwork.
+
+    Args:
+        embed_dim: backbone channels C (32 for FTHNet-S, 64 for FTHNet-L).
+        depths: backbone blocks per stage ((2, 4, 6, 2) for S, (2, 2, 6, 2) for L).
+        num_heads: heads per stage (head dim 32 by default).
+        img_size: input side (384); the last stage is ``img_size / 32`` = 12 = the SoftPool kernel.
+        window_size: attention window.
+        dpn_dim: per-stage DPN vector size; V = 4 * dpn_dim.
+        hyper_dim: channels of the first hypernetwork step; 672 reproduces the paper's parameter counts
+            (FTHNet-S 5.58 M vs 5.66 M, FTHNet-L 14.92 M vs 14.88 M).
+        drop_path_rate: stochastic depth in the backbone.
+
+    Input: (B, 3, img_size, img_size) normalised RGB.  Output: (B, 1) predicted MOS / 100.
+    """
+
+    def __init__(
+        self,
+        embed_dim: int = 32,
+        depths: Sequence[int] = (2, 4, 6, 2),
+        num_heads: Sequence[int] | None = None,
+        img_size: int = 384,
+        window_size: int = 12,
+        dpn_dim: int = 96,
+        hyper_dim: int = 672,
+        drop_path_rate: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if img_size % 32:
+            raise ValueError(f"img_size must be a multiple of 32, got {img_size}")
+        heads = num_heads or [max(1, embed_dim * 2**i // 32) for i in range(4)]
+        self.img_size = img_size
+        self.backbone = SwinStages2D(embed_dim, depths, heads, window_size=min(window_size, img_size // 32))
+        last = img_size // 32
+        self.pool = last  # SoftPool kernel: 12 at 384 px
+        chans = self.backbone.channels
+        self.dpn_convs = nn.ModuleList(nn.Conv2d(c, max(1, c // 8), 1) for c in chans)
+        self.dpn_fcs = nn.ModuleList(
+            nn.Linear(max(1, c // 8) * (last * 2 ** (3 - i) // self.pool) ** 2, dpn_dim) for i, c in enumerate(chans)
+        )
+        v = 4 * dpn_dim
+        dims = [v, v // 2, v // 4, v // 8, v // 16, 1]
+        self.target_dims = dims
+        self.hyper_in = nn.Sequential(nn.Conv2d(chans[-1], hyper_dim, 1), nn.ReLU(inplace=True))
+        steps, pgls, c = [], [], hyper_dim
+        for i in range(5):
+            steps.append(nn.Sequential(nn.Conv2d(c, c // 2, 1), nn.ReLU(inplace=True)))
+            c //= 2
+            pgls.append(_PGL(c, dims[i], dims[i + 1], last * last, self.pool))
+        self.hyper_steps = nn.ModuleList(steps)
+        self.pgls = nn.ModuleList(pgls)
+
+    def perceive(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """Distortion Perception Network: stage features -> V."""
+        vecs = []
+        for f, conv, fc in zip(feats, self.dpn_convs, self.dpn_fcs, strict=True):
+            vecs.append(fc(soft_pool2d(conv(f), self.pool).flatten(1)))
+        return torch.cat(vecs, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.backbone(x)
+        q = self.perceive(feats).unsqueeze(-1)  # (B, V, 1)
+        h = self.hyper_in(feats[-1])
+        for i, (step, pgl) in enumerate(zip(self.hyper_steps, self.pgls, strict=True)):
+            h = step(h)
+            w, b = pgl(h)
+            q = torch.bmm(w, q) + b.unsqueeze(-1)
+            if i < len(self.pgls) - 1:
+                q = torch.sigmoid(q)
+        return q.squeeze(-1)

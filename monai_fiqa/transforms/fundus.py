@@ -1,0 +1,39 @@
+"""Fundus preprocessing: crop to the field of view, square it, resize - the same for training and inference.
+
+Why: photographs from different cameras put the circular field of view in differently sized, differently padded
+frames; a quality model should see the retina at one scale.  The crop box is returned so that a quality map can be
+pasted back onto the original image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from monai_fiqa.synth.anatomy import fov_mask
+
+__all__ = ["fov_square_box", "fundus_to_square"]
+
+
+def fov_square_box(image: np.ndarray, margin: float = 0.02) -> tuple[int, int, int]:
+    """Square box (top, left, side) around the field of view, with a small margin; may extend past the image."""
+    fov = fov_mask(image)
+    h, w = fov.shape
+    if fov.sum() < 0.05 * h * w:  # no clear FOV (e.g. a non-fundus photograph): use the whole frame
+        side = max(h, w)
+        return (h - side) // 2, (w - side) // 2, side
+    rows, cols = np.flatnonzero(fov.any(1)), np.flatnonzero(fov.any(0))
+    cy, cx = (rows[0] + rows[-1]) / 2, (cols[0] + cols[-1]) / 2
+    side = int(round(max(rows[-1] - rows[0], cols[-1] - cols[0]) * (1 + 2 * margin))) + 1
+    return int(round(cy - side / 2)), int(round(cx - side / 2)), side
+
+
+def fundus_to_square(image: np.ndarray, size: int, box: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Crop an (H, W, 3) uint8 photograph to its FOV box (zero padding outside the frame) and resize to ``size``."""
+    top, left, side = box or fov_square_box(image)
+    h, w = image.shape[:2]
+    canvas = np.zeros((side, side, 3), dtype=np.uint8)
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + side, h), min(left + side, w)
+    canvas[r0 - top : r1 - top, c0 - left : c1 - left] = image[r0:r1, c0:c1]
+    return np.asarray(Image.fromarray(canvas).resize((size, size), Image.BILINEAR))
