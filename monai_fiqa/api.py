@@ -76,15 +76,22 @@ def bundle_search_path() -> list[Path]:
     return paths
 
 
-def available_bundles() -> dict[str, Path]:
-    """Installed bundles by name (folders holding ``configs/inference.json``)."""
+def _bundle_folders() -> dict[str, Path]:
     found: dict[str, Path] = {}
     for root in bundle_search_path():
-        if not root.is_dir():
-            continue
-        for cfg in sorted(root.glob("*/configs/inference.json")):
-            found.setdefault(cfg.parent.parent.name, cfg.parent.parent)
+        if root.is_dir():
+            for cfg in sorted(root.glob("*/configs/inference.json")):
+                found.setdefault(cfg.parent.parent.name, cfg.parent.parent)
     return found
+
+
+def _has_weights(folder: Path) -> bool:
+    return any((folder / "models").glob("model.*"))
+
+
+def available_bundles() -> dict[str, Path]:
+    """Usable bundles by name: folders holding ``configs/inference.json`` and trained weights ``models/model.*``."""
+    return {name: folder for name, folder in _bundle_folders().items() if _has_weights(folder)}
 
 
 def load(name: str, device: str = "cpu", **overrides: Any) -> Assessor:
@@ -102,7 +109,12 @@ def load(name: str, device: str = "cpu", **overrides: Any) -> Assessor:
         BundleNotFoundError: no such bundle; the message names the installed and the known bundles.
     """
     bundles = available_bundles()
-    folder = Path(name) if Path(name).is_dir() else bundles.get(name)
+    folder = Path(name) if Path(name).is_dir() else _bundle_folders().get(name)
+    if folder is not None and (folder / "configs").is_dir() and not _has_weights(folder):
+        raise BundleNotFoundError(
+            f"bundle {name!r} at {folder} has no trained weights (models/model.pt); see its docs/README.md for the "
+            "training command, or install a released bundle"
+        )
     if folder is None or not (folder / "configs" / "inference.json").is_file():
         installed = ", ".join(sorted(bundles)) or "none"
         raise BundleNotFoundError(

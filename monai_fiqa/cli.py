@@ -30,6 +30,12 @@ def _demo(args: argparse.Namespace) -> int:
     for kind, scores in summary["pseudo_mos_by_kind"].items():
         flag = "" if summary["monotone"][kind] else "  NOT MONOTONE"
         print(f"  {kind:14s} " + " ".join(f"{v:5.1f}" for v in scores) + flag)
+    if "fthnet_retina" in summary:
+        r = summary["fthnet_retina"]
+        print(f"fundus_fthnet on retina.jpg: score {r['score']:.1f}, grade {r['grade']}; map {summary['fthnet_map']}")
+        print("fundus_fthnet score by severity (same ladder):")
+        for kind, scores in summary["fthnet_by_kind"].items():
+            print(f"  {kind:14s} " + " ".join(f"{v:5.1f}" for v in scores))
     return 0 if all(summary["monotone"].values()) else 1
 
 
@@ -64,6 +70,8 @@ def _train(args: argparse.Namespace) -> int:
         steps=args.steps,
         lr=args.lr,
         seed=args.seed,
+        warmup_steps=args.warmup,
+        zoom_prob=args.zoom_prob,
     )
     hist = train_from_csvs(
         args.csv,
@@ -118,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=3000)
     t.add_argument("--lr", type=float, default=2e-4)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
+    t.add_argument("--zoom-prob", type=float, default=0.25, help="share of zoomed windows with local labels")
     t.add_argument("--val-fraction", type=float, default=0.1, help="share of *sources* held out for validation")
     t.add_argument("--folds", type=int, default=0, help="k-fold protocol (80/15/5 per fold) instead of val-fraction")
     t.add_argument("--fold", type=int, default=0)

@@ -1,7 +1,8 @@
 """``monai-fiqa demo``: the main job on sample data that ships with the installed packages.
 
-Until the quality models land this shows the data engine: a labelled synthetic set and a severity ladder of a real
-fundus photograph (scikit-image's ``retina.jpg``, CC0) with its pseudo-MOS, both as contact sheets.
+It shows the data engine - a labelled synthetic set and a severity ladder of a real fundus photograph
+(scikit-image's ``retina.jpg``, CC0) with its pseudo-MOS, both as contact sheets - and, when the ``fundus_fthnet``
+bundle is installed, its score, grade and quality map of the photograph and its score on every rung of the ladder.
 """
 
 from __future__ import annotations
@@ -51,5 +52,23 @@ def run_demo(out: str | Path, n_synthetic: int = 8, size: int = 512) -> dict:
         "pseudo_mos_by_kind": table,
         "monotone": monotone,
     }
+    summary.update(_assess_with_bundle(root, image, rungs))
     (root / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _assess_with_bundle(root: Path, image: np.ndarray, rungs: list[dict]) -> dict:
+    """Score the retina and every ladder rung with the FTHNet bundle (when installed) and save map overlays."""
+    from monai_fiqa.api import available_bundles, load
+    from monai_fiqa.viz import overlay_map
+
+    if "fundus_fthnet" not in available_bundles():
+        return {}
+    full = load("fundus_fthnet")
+    fast = load("fundus_fthnet", tta=False, quality_map=False)
+    r = full.assess(image)
+    save_png(overlay_map(image, r.quality_map), root / "retina_fthnet_map.png")
+    table: dict[str, list[float]] = {}
+    for rung in rungs:
+        table.setdefault(rung["kind"], []).append(round(fast.assess(rung["image"]).score, 1))
+    return {"fthnet_retina": r.to_dict(), "fthnet_by_kind": table, "fthnet_map": str(root / "retina_fthnet_map.png")}

@@ -54,6 +54,12 @@ def test_load_instantiates_the_bundle_assessor(tmp_path, monkeypatch):
     }
     (bundle / "configs" / "inference.json").write_text(json.dumps(config))
     monkeypatch.setenv("MONAI_FIQA_BUNDLE_PATH", str(tmp_path))
+    # configs without weights: not available, and loading says why
+    assert "toy_bundle" not in monai_fiqa.available_bundles()
+    with pytest.raises(monai_fiqa.BundleNotFoundError, match="no trained weights"):
+        monai_fiqa.load("toy_bundle")
+    (bundle / "models").mkdir()
+    (bundle / "models" / "model.pt").write_bytes(b"")
     assert "toy_bundle" in monai_fiqa.available_bundles()
     assessor = monai_fiqa.load("toy_bundle")
     result = assessor.assess(np.full((8, 8, 3), 20, np.uint8))

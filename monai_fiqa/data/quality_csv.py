@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +26,17 @@ _LEVEL_NAMES = {"0": "good", "1": "usable", "2": "reject", "good": "good", "usab
 
 @dataclass(frozen=True)
 class QualityRecord:
-    """One labelled image: absolute path, MOS (0-100), grade if known, and the source it was made from."""
+    """One labelled image: absolute path, MOS (0-100), grade if known, the source it was made from, the raw row.
+
+    ``row`` keeps the CSV's other columns (for ``monai-fiqa synth`` sets: the clean source and the anatomy), which
+    lets training compute labels for zoomed views.
+    """
 
     path: Path
     mos: float
     grade: str | None
     source: str
+    row: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _pick(row: dict[str, str], names: Sequence[str]) -> str | None:
@@ -69,7 +74,7 @@ def read_quality_csv(path: str | Path) -> list[QualityRecord]:
         source = row.get("source") or img.name
         if source == "synthetic":  # every rendered image is its own scene
             source = img.name
-        out.append(QualityRecord(img, mos, grade, source))
+        out.append(QualityRecord(img, mos, grade, source, {**row, "_csv_dir": str(p.parent)}))
     return out
 
 

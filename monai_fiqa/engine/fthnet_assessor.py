@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from monai_fiqa.api import QualityResult
 from monai_fiqa.engine.data import normalise
 from monai_fiqa.engine.fundus_checks import fundus_warnings
+from monai_fiqa.engine.zoom import window_views
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.synth.pseudo_mos import GRADE_THRESHOLDS, grade_from_score
 from monai_fiqa.transforms.fundus import fov_square_box, fundus_to_square
@@ -79,8 +80,7 @@ class FTHNetAssessor:
 
     def _map(self, image: np.ndarray, box: tuple[int, int, int]) -> np.ndarray:
         s = self.img_size
-        big = fundus_to_square(image, 2 * s, box)
-        crops = [big[r : r + s, c : c + s] for r in (0, s // 2, s) for c in (0, s // 2, s)]
+        crops = window_views(fundus_to_square(image, 2 * s, box), s)
         grid = torch.from_numpy(self._scores(crops).reshape(1, 1, 3, 3) / 100.0).float()
         top, left, side = box
         square = F.interpolate(grid, size=(side, side), mode="bilinear", align_corners=True)[0, 0].numpy()

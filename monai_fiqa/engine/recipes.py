@@ -48,7 +48,7 @@ def train_from_csvs(
         train_r, val_r = split_by_source(records, (1 - val_fraction, val_fraction), seed=config.seed)
         test_r = []
     print(f"{len(records)} images: train {len(train_r)}, val {len(val_r)}, test {len(test_r)} (split by source)")
-    train_ds = FundusQualityDataset(train_r, config.img_size, train=True, seed=config.seed)
+    train_ds = FundusQualityDataset(train_r, config.img_size, train=True, seed=config.seed, zoom_prob=config.zoom_prob)
     val_ds = FundusQualityDataset(val_r, config.img_size, train=False) if val_r else None
     history = train(train_ds, val_ds, out, config, resume=resume, max_minutes=max_minutes, init=init)
     history["split"] = {"train": len(train_r), "val": len(val_r), "test": [str(r.path) for r in test_r]}

@@ -41,6 +41,7 @@ class TrainConfig:
     ckpt_every: int = 100
     seed: int = 0
     threads: int = 2
+    zoom_prob: float = 0.25
 
 
 def _lr_factor(step: int, cfg: TrainConfig) -> float:

@@ -35,7 +35,14 @@ for _info in (
         "fthnet",
         (3, 64, 64),
         description="tiny FTHNet for tests",
-        defaults={"embed_dim": 8, "depths": (1, 1, 1, 1), "img_size": 64, "dpn_dim": 16, "hyper_dim": 64},
+        defaults={
+            "embed_dim": 8,
+            "depths": (1, 1, 1, 1),
+            "img_size": 64,
+            "dpn_dim": 16,
+            "hyper_dim": 64,
+            "pgl_grid": 2,
+        },
         **_IMAGENET,
     ),
 ):

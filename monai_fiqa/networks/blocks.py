@@ -32,7 +32,7 @@ def soft_pool2d(x: torch.Tensor, kernel: int) -> torch.Tensor:
     if h % kernel or w % kernel:
         raise ValueError(f"soft_pool2d: spatial size {(h, w)} is not a multiple of kernel {kernel}")
     peak = F.max_pool2d(x, kernel).detach()
-    e = torch.exp(x - F.interpolate(peak, scale_factor=kernel, mode="nearest"))
+    e = torch.exp(x - F.interpolate(peak, size=(h, w), mode="nearest"))
     return F.avg_pool2d(x * e, kernel) / F.avg_pool2d(e, kernel).clamp_min(1e-12)
 
 

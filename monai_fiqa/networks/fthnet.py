@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from monai_fiqa.networks.blocks import SwinStages2D, soft_pool2d
@@ -29,17 +30,24 @@ __all__ = ["FTHNet"]
 class _PGL(nn.Module):
     """Parameter Generating Layer: one target layer's (out x in) weight and (out,) bias from a feature map."""
 
-    def __init__(self, channels: int, n_in: int, n_out: int, positions: int, pool: int) -> None:
+    def __init__(self, channels: int, n_in: int, n_out: int, grid: int) -> None:
         super().__init__()
-        self.n_in, self.n_out, self.pool = n_in, n_out, pool
-        self.maps = math.ceil(n_in * n_out / positions)
+        self.n_in, self.n_out, self.grid = n_in, n_out, grid
+        self.maps = math.ceil(n_in * n_out / (grid * grid))
         self.weight = nn.Conv2d(channels, self.maps, 3, padding=1)
         self.bias = nn.Linear(channels, n_out)
+        self.gain = nn.Parameter(torch.tensor(4.0 if n_out > 1 else 1.0))
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b = h.shape[0]
-        w = self.weight(h).flatten(1)[:, : self.n_in * self.n_out].view(b, self.n_out, self.n_in)
-        bias = self.bias(soft_pool2d(h, self.pool).flatten(1))
+        # the weight map lives on a fixed grid, so the same parameters serve any input size (e.g. 192 and 384 px)
+        hg = h if h.shape[-1] == self.grid else F.interpolate(h, size=(self.grid, self.grid), mode="nearest")
+        w = self.weight(hg).flatten(1)[:, : self.n_in * self.n_out].view(b, self.n_out, self.n_in)
+        # Standardise each generated matrix and give it a learnable fan-in gain: the image then shapes the pattern
+        # of the weights, not their scale, so the 5-layer sigmoid target network neither saturates nor vanishes.
+        mean, std = w.mean(dim=(1, 2), keepdim=True), w.std(dim=(1, 2), keepdim=True)
+        w = (w - mean) / (std + 1e-6) * (self.gain / math.sqrt(self.n_in))
+        bias = self.bias(soft_pool2d(h, int(h.shape[-1])).flatten(1))
         return w, bias
 
 
@@ -56,6 +64,8 @@ class FTHNet(nn.Module):
         hyper_dim: channels of the first hypernetwork step; 672 reproduces the paper's parameter counts
             (FTHNet-S 5.58 M vs 5.66 M, FTHNet-L 14.92 M vs 14.88 M).
         drop_path_rate: stochastic depth in the backbone.
+        pgl_grid: side of the map each Parameter Generating Layer turns into a weight matrix (12 = the last stage at
+            384 px); other input sizes are resampled to it, so weights trained at 192 px load at 384 px.
 
     Input: (B, 3, img_size, img_size) normalised RGB.  Output: (B, 1) predicted MOS / 100.
     """
@@ -70,13 +80,15 @@ class FTHNet(nn.Module):
         dpn_dim: int = 96,
         hyper_dim: int = 672,
         drop_path_rate: float = 0.1,
+        pgl_grid: int = 12,
     ) -> None:
         super().__init__()
         if img_size % 32:
             raise ValueError(f"img_size must be a multiple of 32, got {img_size}")
         heads = num_heads or [max(1, embed_dim * 2**i // 32) for i in range(4)]
         self.img_size = img_size
-        self.backbone = SwinStages2D(embed_dim, depths, heads, window_size=min(window_size, img_size // 32))
+        # MONAI clamps the window to small feature maps, so one set of weights runs at 192 px and at 384 px
+        self.backbone = SwinStages2D(embed_dim, depths, heads, window_size=window_size)
         last = img_size // 32
         self.pool = last  # SoftPool kernel: 12 at 384 px
         chans = self.backbone.channels
@@ -85,6 +97,7 @@ class FTHNet(nn.Module):
             nn.Linear(max(1, c // 8) * (last * 2 ** (3 - i) // self.pool) ** 2, dpn_dim) for i, c in enumerate(chans)
         )
         v = 4 * dpn_dim
+        self.v_norm = nn.LayerNorm(v)  # V is the target network's input: keep it centred and unit-scaled
         dims = [v, v // 2, v // 4, v // 8, v // 16, 1]
         self.target_dims = dims
         self.hyper_in = nn.Sequential(nn.Conv2d(chans[-1], hyper_dim, 1), nn.ReLU(inplace=True))
@@ -92,7 +105,7 @@ class FTHNet(nn.Module):
         for i in range(5):
             steps.append(nn.Sequential(nn.Conv2d(c, c // 2, 1), nn.ReLU(inplace=True)))
             c //= 2
-            pgls.append(_PGL(c, dims[i], dims[i + 1], last * last, self.pool))
+            pgls.append(_PGL(c, dims[i], dims[i + 1], pgl_grid))
         self.hyper_steps = nn.ModuleList(steps)
         self.pgls = nn.ModuleList(pgls)
 
@@ -101,7 +114,7 @@ class FTHNet(nn.Module):
         vecs = []
         for f, conv, fc in zip(feats, self.dpn_convs, self.dpn_fcs, strict=True):
             vecs.append(fc(soft_pool2d(conv(f), self.pool).flatten(1)))
-        return torch.cat(vecs, dim=1)
+        return self.v_norm(torch.cat(vecs, dim=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.backbone(x)

@@ -1,0 +1,95 @@
+"""The shipped fundus_fthnet bundle: loads, grades real photographs sensibly, passes MONAI's bundle checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import monai_fiqa
+from monai_fiqa.demo import retina_path
+from monai_fiqa.synth.anatomy import fov_mask
+from monai_fiqa.synth.degrade import DEGRADATIONS, apply_degradation
+from tests.conftest import load_drive
+
+BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "fundus_fthnet"
+pytestmark = pytest.mark.skipif(not (BUNDLE / "models" / "model.pt").is_file(), reason="bundle weights not present")
+
+
+@pytest.fixture(scope="module")
+def assessor():
+    return monai_fiqa.load("fundus_fthnet")
+
+
+def test_untouched_photographs_grade_good(assessor, drive_test_images):
+    for path in (retina_path(), drive_test_images[0]):
+        r = assessor.assess(path)
+        assert r.grade == "good", f"{path.name}: {r.score:.1f}"
+        assert not r.params["out_of_distribution"]
+
+
+@pytest.mark.parametrize("kind", ["defocus", "haze", "underexposure", "noise"])
+def test_heavily_degraded_photograph_grades_reject(assessor, drive_test_images, kind):
+    image, fov = load_drive(drive_test_images[1])
+    rng = np.random.default_rng(0)
+    params = DEGRADATIONS[kind].from_severity(1.0, rng)
+    deg, _ = apply_degradation(image.astype(np.float32) / 255, kind, params, fov, rng)
+    r = assessor.assess(np.clip(deg * 255 + 0.5, 0, 255).astype(np.uint8))
+    clean = assessor.assess(image)
+    assert r.grade == "reject" and r.score < clean.score - 25, f"{kind}: {r.score:.1f} vs clean {clean.score:.1f}"
+
+
+def test_bundle_checks_and_folder_run(tmp_path):
+    py = sys.executable
+    cfg = ["--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json"]
+    run = dict(cwd=BUNDLE, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([py, "-m", "monai.bundle", "verify_net_in_out", "network_def", *cfg], **run)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ts = tmp_path / "model.ts"
+    out = subprocess.run(
+        [
+            py,
+            "-m",
+            "monai.bundle",
+            "ckpt_export",
+            "network_def",
+            "--filepath",
+            str(ts),
+            *cfg,
+            "--ckpt_file",
+            "models/model.pt",
+            "--use_trace",
+            "True",
+            "--input_shape",
+            "[1, 3, 384, 384]",
+        ],
+        **run,
+    )
+    assert out.returncode == 0 and ts.is_file(), out.stderr[-2000:]
+    images = tmp_path / "in"
+    images.mkdir()
+    Image.open(retina_path()).resize((512, 512)).save(images / "retina.png")
+    out = subprocess.run(
+        [
+            py,
+            "-m",
+            "monai.bundle",
+            "run",
+            "--config_file",
+            "configs/inference.json",
+            "--dataset_dir",
+            str(images),
+            "--output_dir",
+            str(tmp_path / "out"),
+        ],
+        **run,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert res["retina.png"]["grade"] == "good"
+    assert fov_mask(np.asarray(Image.open(tmp_path / "out" / "maps" / "retina_overlay.png"))).any()
