@@ -19,7 +19,7 @@ __all__ = ["HyperIQABaseline"]
 class HyperIQABaseline(nn.Module):
     def __init__(self, lda: int = 16, hyper_ch: int = 112, dims: tuple[int, ...] = (224, 112, 56, 28, 14, 1)) -> None:
         super().__init__()
-        r = resnet50(spatial_dims=2, n_input_channels=3, num_classes=1)
+        r = resnet50(spatial_dims=2, n_input_channels=3, num_classes=1, conv1_t_stride=2)  # torchvision-style stem
         self.stem = nn.Sequential(r.conv1, r.bn1, r.act, r.maxpool)
         self.layers = nn.ModuleList([r.layer1, r.layer2, r.layer3, r.layer4])
         self.lda = nn.ModuleList(
