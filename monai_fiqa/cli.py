@@ -7,6 +7,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monai_fiqa.api import Assessor
 
 __all__ = ["main"]
 
@@ -39,13 +43,20 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if all(summary["monotone"].values()) else 1
 
 
-def _assess(args: argparse.Namespace) -> int:
+def _load_or_report(name: str) -> Assessor | None:
+    """Load a bundle, or print why it cannot be loaded (the caller exits with status 2)."""
     from monai_fiqa.api import BundleNotFoundError, load
 
     try:
-        assessor = load(args.model)
+        return load(name)
     except BundleNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def _assess(args: argparse.Namespace) -> int:
+    assessor = _load_or_report(args.model)
+    if assessor is None:
         return 2
     results = {}
     for path in args.paths:
@@ -90,13 +101,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from monai_fiqa.api import BundleNotFoundError, load
     from monai_fiqa.engine.batch import evaluate_csv
 
-    try:
-        assessor = load(args.model)
-    except BundleNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    assessor = _load_or_report(args.model)
+    if assessor is None:
         return 2
     metrics = evaluate_csv(assessor, args.csv, args.json)
     print(json.dumps(metrics, indent=2))
