@@ -27,7 +27,7 @@ _STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 
 def normalise(square_hwc: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (3, H, W) float32 normalised with ImageNet statistics (the registry's mean/std)."""
-    x = torch.from_numpy(np.ascontiguousarray(square_hwc)).permute(2, 0, 1).float() / 255.0
+    x = torch.from_numpy(np.array(square_hwc, dtype=np.uint8)).permute(2, 0, 1).float() / 255.0  # own, writable copy
     return (x - _MEAN) / _STD
 
 
