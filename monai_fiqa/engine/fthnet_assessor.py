@@ -23,7 +23,8 @@ from monai_fiqa.api import QualityResult
 from monai_fiqa.engine.data import normalise
 from monai_fiqa.engine.fundus_checks import fundus_warnings
 from monai_fiqa.engine.zoom import window_views
-from monai_fiqa.io.images import read_rgb
+from monai_fiqa.io.images import read_rgb, to_rgb_uint8
+from monai_fiqa.synth.anatomy import fov_mask
 from monai_fiqa.synth.pseudo_mos import GRADE_THRESHOLDS, grade_from_score
 from monai_fiqa.transforms.fundus import fov_square_box, fundus_to_square
 
@@ -100,9 +101,10 @@ class FTHNetAssessor:
             image, meta = read_rgb(Path(x))
             conversions = meta["conversions"]
         else:
-            image, conversions = _as_rgb(np.asarray(x))
-        warnings = fundus_warnings(image, conversions)
-        box = fov_square_box(image)
+            image, conversions = to_rgb_uint8(np.asarray(x))
+        fov = fov_mask(image)  # once: both the checks and the crop need it
+        warnings = fundus_warnings(image, conversions, fov)
+        box = fov_square_box(image, fov=fov)
         views = self._views(image, box)
         per_view = self._scores(views)
         score = float(per_view.mean())
@@ -116,20 +118,3 @@ class FTHNetAssessor:
             "warnings": warnings,
         }
         return QualityResult(score, grade, qmap, params)
-
-
-def _as_rgb(arr: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    notes: list[str] = []
-    if arr.dtype != np.uint8:
-        if np.issubdtype(arr.dtype, np.floating) and arr.size and arr.max() <= 1.0:
-            arr = np.clip(arr * 255.0 + 0.5, 0, 255)
-        elif arr.size and arr.max() > 255:
-            arr = arr.astype(np.float64) * 255.0 / 65535.0
-            notes.append("rescaled from 16-bit")
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=-1)
-        notes.append("greyscale expanded to RGB")
-    if arr.ndim != 3 or arr.shape[-1] != 3:
-        raise ValueError(f"expected an (H, W, 3) RGB or (H, W) greyscale image, got shape {arr.shape}")
-    return arr, notes

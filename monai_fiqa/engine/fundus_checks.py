@@ -17,8 +17,12 @@ __all__ = ["MIN_SIDE", "fundus_warnings"]
 MIN_SIDE = 128
 
 
-def fundus_warnings(image: np.ndarray, conversions: list[str] | None = None) -> list[str]:
+def fundus_warnings(
+    image: np.ndarray, conversions: list[str] | None = None, fov: np.ndarray | None = None
+) -> list[str]:
     """Reasons why ``image`` ((H, W, 3) uint8) is not an in-distribution colour fundus photograph.
+
+    ``fov`` is its FOV mask if the caller already computed it.
 
     Raises:
         ValueError: the image is too small to assess, or has no content at all.
@@ -31,7 +35,7 @@ def fundus_warnings(image: np.ndarray, conversions: list[str] | None = None) -> 
     warnings = [f"input {c}" for c in (conversions or []) if "greyscale" in c]
     if np.abs(image[..., 0].astype(int) - image[..., 1].astype(int)).mean() < 2:
         warnings.append("no colour: a colour fundus photograph is expected")
-    fov = fov_mask(image)
+    fov = fov_mask(image) if fov is None else fov
     frac = fov.mean()
     if not 0.25 <= frac <= 0.97:
         warnings.append(f"no circular field of view found (bright area {frac:.0%} of the frame)")

@@ -132,8 +132,9 @@ def train(
     loss_fn = torch.nn.SmoothL1Loss(beta=0.05)
     start = time.time()
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.model}", unit="step")
-    running = []
-    while step < cfg.steps:
+    running: list[float] = []
+    timed_out = False
+    while step < cfg.steps and not timed_out:
         for x, y in loader:
             model.train()
             for g in opt.param_groups:
@@ -172,8 +173,6 @@ def train(
                 (root / "history.json").write_text(json.dumps(history, indent=1))
             if step >= cfg.steps or timed_out:
                 break
-        if max_minutes is not None and time.time() - start > 60 * max_minutes:
-            break
     bar.close()
     if val_data is None:
         _save(root / "best_model.pt", ema.state_dict())

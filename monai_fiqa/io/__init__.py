@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from monai_fiqa.io.images import ImageReadError, read_rgb
+from monai_fiqa.io.images import ImageReadError, read_rgb, to_rgb_uint8
 
-__all__ = ["ImageReadError", "read_rgb"]
+__all__ = ["ImageReadError", "read_rgb", "to_rgb_uint8"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["ImageReadError", "read_rgb"]
+__all__ = ["ImageReadError", "read_rgb", "to_rgb_uint8"]
 
 _DICOM_SUFFIXES = {".dcm", ".dicom", ""}
 
@@ -36,6 +36,22 @@ def _to_uint8(arr: np.ndarray) -> tuple[np.ndarray, str | None]:
         top = 1.0 if arr.max() <= 1.0 else 255.0
         return np.clip(np.round(arr * (255.0 / top)), 0, 255).astype(np.uint8), f"rescaled from {arr.dtype}"
     raise ImageReadError(f"unsupported pixel type {arr.dtype}")
+
+
+def to_rgb_uint8(arr: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Bring a decoded image or a caller's array to (H, W, 3) uint8, listing every conversion made.
+
+    Raises:
+        ImageReadError: NaN/Inf values, an unsupported pixel type, or a shape that is not a 2D image.
+    """
+    arr, note = _to_uint8(arr)
+    conversions = [note] if note else []
+    if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 1):
+        arr = np.repeat(arr.reshape(arr.shape[0], arr.shape[1], 1), 3, axis=-1)
+        conversions.append("greyscale expanded to RGB")
+    if arr.ndim != 3 or arr.shape[-1] != 3:
+        raise ImageReadError(f"expected a 2D RGB or greyscale image, got shape {arr.shape}")
+    return np.ascontiguousarray(arr), conversions
 
 
 def _read_dicom(path: Path) -> tuple[np.ndarray, dict]:
@@ -86,19 +102,13 @@ def read_rgb(path: str | Path) -> tuple[np.ndarray, dict]:
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
             raise ImageReadError(f"{p.name}: not a readable image ({exc})") from exc
         meta = {"format": p.suffix.lower().lstrip("."), "source_mode": mode}
-    arr, note = _to_uint8(np.asarray(arr))
-    if note:
-        conversions.append(note)
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=-1)
-        conversions.append("greyscale expanded to RGB")
-    elif arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = np.repeat(arr, 3, axis=-1)
-        conversions.append("greyscale expanded to RGB")
-    if arr.ndim != 3 or arr.shape[-1] != 3:
-        raise ImageReadError(f"{p.name}: expected a 2D RGB or greyscale image, got shape {arr.shape}")
+    try:
+        arr, notes = to_rgb_uint8(np.asarray(arr))
+    except ValueError as exc:
+        raise ImageReadError(f"{p.name}: {exc}") from exc
+    conversions += notes
     meta["conversions"] = conversions
-    return np.ascontiguousarray(arr), meta
+    return arr, meta
 
 
 def _is_dicom(p: Path) -> bool:

@@ -89,13 +89,11 @@ class FTHNet(nn.Module):
         self.img_size = img_size
         # MONAI clamps the window to small feature maps, so one set of weights runs at 192 px and at 384 px
         self.backbone = SwinStages2D(embed_dim, depths, heads, window_size=window_size)
-        last = img_size // 32
-        self.pool = last  # SoftPool kernel: 12 at 384 px
+        self.pool = img_size // 32  # SoftPool kernel = the last stage's side: 12 at 384 px
         chans = self.backbone.channels
         self.dpn_convs = nn.ModuleList(nn.Conv2d(c, max(1, c // 8), 1) for c in chans)
-        self.dpn_fcs = nn.ModuleList(
-            nn.Linear(max(1, c // 8) * (last * 2 ** (3 - i) // self.pool) ** 2, dpn_dim) for i, c in enumerate(chans)
-        )
+        # stage i is 2^(3-i) times the last stage's side, so pooling leaves a (2^(3-i))^2 grid at any input size
+        self.dpn_fcs = nn.ModuleList(nn.Linear(max(1, c // 8) * 4 ** (3 - i), dpn_dim) for i, c in enumerate(chans))
         v = 4 * dpn_dim
         self.v_norm = nn.LayerNorm(v)  # V is the target network's input: keep it centred and unit-scaled
         dims = [v, v // 2, v // 4, v // 8, v // 16, 1]

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import morphology
 
-__all__ = ["Anatomy", "estimate_anatomy", "fov_mask"]
+__all__ = ["Anatomy", "estimate_anatomy", "fov_diameter", "fov_mask"]
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,19 @@ class Anatomy:
 
     @property
     def diameter(self) -> float:
-        rows = np.flatnonzero(self.fov.any(axis=1))
-        cols = np.flatnonzero(self.fov.any(axis=0))
-        return float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1) if len(rows) else float(max(self.fov.shape))
+        return fov_diameter(self.fov)
+
+
+def fov_diameter(fov: np.ndarray) -> float:
+    """Field-of-view diameter in pixels: the longer side of its bounding box (the frame's, if the mask is empty).
+
+    It is the length unit of every size parameter in the physics and the pseudo-MOS.
+    """
+    rows = np.flatnonzero(fov.any(axis=1))
+    cols = np.flatnonzero(fov.any(axis=0))
+    if len(rows) == 0:
+        return float(max(fov.shape))
+    return float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
 
 
 def fov_mask(image: np.ndarray, threshold: float = 0.08) -> np.ndarray:
@@ -83,11 +93,10 @@ def estimate_anatomy(image: np.ndarray, fov: np.ndarray | None = None) -> Anatom
     """
     img = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
     fov = fov_mask(img) if fov is None else fov.astype(bool)
-    anat_fov = fov
     rows, cols = np.nonzero(fov)
     if len(rows) == 0:
         raise ValueError("no field of view found: the image is empty or not a fundus photograph")
-    diameter = float(max(rows.max() - rows.min(), cols.max() - cols.min()) + 1)
+    diameter = fov_diameter(fov)
     cy, cx = float(rows.mean()), float(cols.mean())
     lum = 0.5 * img[..., 0] + 0.5 * img[..., 1]
     inner = ndi.binary_erosion(fov, iterations=max(2, int(0.04 * diameter)))
@@ -112,7 +121,7 @@ def estimate_anatomy(image: np.ndarray, fov: np.ndarray | None = None) -> Anatom
     else:
         fr, fc = int(cy), int(cx)
     return Anatomy(
-        fov=anat_fov,
+        fov=fov,
         disc_center=(float(dr), float(dc)),
         disc_radius=float(disc_radius),
         fovea_center=(float(fr), float(fc)),

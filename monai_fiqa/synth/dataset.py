@@ -33,12 +33,16 @@ def resize_longest(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((round(w * f), round(h * f)), Image.LANCZOS))
 
 
-def _source(i: int, seed: int, size: int, real: Sequence[Path]) -> tuple[str, np.ndarray, Anatomy, dict]:
+def _source(
+    i: int, seed: int, size: int, real: Sequence[Path], cache: dict[Path, tuple[np.ndarray, Anatomy]]
+) -> tuple[str, np.ndarray, Anatomy, dict]:
     if real:
         path = real[i % len(real)]
-        img, _ = read_rgb(path)
-        img = resize_longest(img, size)
-        return path.name, img, estimate_anatomy(img), {}
+        if path not in cache:  # real photographs are cycled: read and estimate each one once
+            img = resize_longest(read_rgb(path)[0], size)
+            cache[path] = (img, estimate_anatomy(img))
+        img, anatomy = cache[path]
+        return path.name, img, anatomy, {}
     s = render_fundus(seed + i, size=size)
     anatomy = Anatomy(s.fov_mask, s.disc_center, s.disc_radius, s.fovea_center, s.vessel_mask)
     return "synthetic", s.image, anatomy, s.params
@@ -77,9 +81,10 @@ def make_labelled_set(
     real = [Path(p) for p in real_images]
     rows: list[dict] = []
     tiles, captions = [], []
+    cache: dict[Path, tuple[np.ndarray, Anatomy]] = {}
     for i in tqdm(range(n), desc="synth", unit="img"):
         name = f"fundus_{seed:04d}_{i:05d}"
-        source, clean, anatomy, scene = _source(i, seed, size, real)
+        source, clean, anatomy, scene = _source(i, seed, size, real, cache)
         rng = np.random.default_rng([seed, i])
         recipe = sample_recipe(rng, config)
         degraded, region = apply_recipe(clean.astype(np.float32) / 255.0, anatomy.fov, recipe, rng)

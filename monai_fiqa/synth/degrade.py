@@ -25,6 +25,8 @@ from PIL import Image
 from scipy import ndimage as ndi
 from scipy.signal import fftconvolve
 
+from monai_fiqa.synth.anatomy import fov_diameter
+
 __all__ = [
     "DEGRADATIONS",
     "DegradationContext",
@@ -54,11 +56,7 @@ class DegradationContext:
     @property
     def diameter(self) -> float:
         """Field-of-view diameter in pixels (the unit of all size parameters)."""
-        rows = np.flatnonzero(self.fov.any(axis=1))
-        cols = np.flatnonzero(self.fov.any(axis=0))
-        if len(rows) == 0:
-            return float(max(self.fov.shape))
-        return float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
+        return fov_diameter(self.fov)
 
     def sample_points(self, n: int) -> np.ndarray:
         """``n`` random (row, col) points inside the region (or the field of view)."""
@@ -295,7 +293,7 @@ def random_region(
     rows, cols = np.nonzero(fov)
     if len(rows) == 0:
         return np.zeros_like(fov, dtype=bool)
-    diameter = max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
+    diameter = fov_diameter(fov)
     i = rng.integers(len(rows))
     r0, c0 = rows[i], cols[i]
     rad = rng.uniform(*size_range) * diameter / 2

@@ -15,9 +15,12 @@ from monai_fiqa.synth.anatomy import fov_mask
 __all__ = ["fov_square_box", "fundus_to_square"]
 
 
-def fov_square_box(image: np.ndarray, margin: float = 0.02) -> tuple[int, int, int]:
-    """Square box (top, left, side) around the field of view, with a small margin; may extend past the image."""
-    fov = fov_mask(image)
+def fov_square_box(image: np.ndarray, margin: float = 0.02, fov: np.ndarray | None = None) -> tuple[int, int, int]:
+    """Square box (top, left, side) around the field of view, with a small margin; may extend past the image.
+
+    ``fov`` is the image's FOV mask when the caller already has it (it is estimated otherwise).
+    """
+    fov = fov_mask(image) if fov is None else fov
     h, w = fov.shape
     if fov.sum() < 0.05 * h * w:  # no clear FOV (e.g. a non-fundus photograph): use the whole frame
         side = max(h, w)
