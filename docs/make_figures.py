@@ -2,7 +2,10 @@
 
 * ``synthetic_vs_drive.png`` - rendered fundus photographs beside real DRIVE photographs (needs ../shared/data);
 * ``synthetic_anatomy.png`` - one rendered image with its vessel mask, artery mask and landmarks;
-* ``retina_ladder.png`` - scikit-image's retina.jpg degraded at increasing severity, with the pseudo-MOS.
+* ``retina_ladder.png`` - scikit-image's retina.jpg degraded at increasing severity, with the pseudo-MOS;
+* ``ctmr_ladders.png`` - every CT/MR artefact at increasing severity on a real head CT slice (pydicom) and the
+  brain T1 MR (needs ../shared/data), with the pseudo-score;
+* ``ctmr_phantoms.png`` - procedural phantoms rendered as CT and MR.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from monai_fiqa.demo import retina_path  # noqa: E402
 from monai_fiqa.io.images import read_rgb  # noqa: E402
+from monai_fiqa.io.volumes import read_volume  # noqa: E402
 from monai_fiqa.synth import render_fundus  # noqa: E402
 from monai_fiqa.synth.dataset import resize_longest  # noqa: E402
 from monai_fiqa.synth.ladder import DEFAULT_SEVERITIES, severity_ladder  # noqa: E402
@@ -70,7 +74,49 @@ def retina_ladder() -> None:
     )
 
 
+def ctmr_ladders() -> None:
+    import pydicom.data
+
+    from monai_fiqa.synth.ctmr_artefacts import artefacts_for
+    from monai_fiqa.synth.ctmr_dataset import CTMRSource, file_source, make_sample
+    from monai_fiqa.transforms.prompts import Prompt
+
+    ct_vol = read_volume(pydicom.data.get_testdata_file("J2K_pixelrep_mismatch.dcm"))
+    # one real slice repeated along z only so that the thickness row has neighbours (it then shows no change)
+    ct = CTMRSource("head CT", np.repeat(ct_vol.array, 9, axis=2), ct_vol.spacing, Prompt("2D", "CT", "head"))
+    mr = file_source(ROOT.parent / "shared" / "data" / "volumes" / "MR_Gd.nii.gz", "MR", "head", "mr_t1")
+    tiles, caps = [], []
+    for src, z in ((ct, 4), (mr, 80)):
+        modality = src.prompt.modality
+        for artefact in artefacts_for(modality):
+            if artefact == "ct_thickness":
+                continue
+            for s in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0):
+                sample = make_sample(src, np.random.default_rng(0), {artefact: s}, z=z)
+                tiles.append(np.clip(sample["image"][0], 0, 1))
+                caps.append(f"{artefact} s={s:.1f}\nscore {sample['score']:.0f}")
+    save_png(contact_sheet(tiles, caps, cols=6, tile=160), OUT / "ctmr_ladders.png")
+
+
+def ctmr_phantoms() -> None:
+    from monai_fiqa.synth.phantom import phantom_ct, phantom_mr, render_phantom
+
+    tiles, caps = [], []
+    for seed, anatomy in ((1, "head"), (2, "chest"), (3, "abdomen")):
+        ph = render_phantom(seed, anatomy)
+        rng = np.random.default_rng(seed)
+        z = ph.labels.shape[2] // 2
+        tiles.append(np.clip((phantom_ct(ph, rng)[:, :, z] + 160) / 400, 0, 1))
+        caps.append(f"{anatomy} CT")
+        for w in ("T1", "T2"):
+            tiles.append(np.clip(phantom_mr(ph, w, rng)[:, :, z] / 1000, 0, 1))
+            caps.append(f"{anatomy} MR {w}w")
+    save_png(contact_sheet(tiles, caps, cols=3, tile=192), OUT / "ctmr_phantoms.png")
+
+
 if __name__ == "__main__":
+    ctmr_ladders()
+    ctmr_phantoms()
     synthetic_vs_drive()
     anatomy_panel()
     retina_ladder()

@@ -1,4 +1,4 @@
-"""Command line: ``monai-fiqa synth | demo | train | evaluate | assess``."""
+"""Command line: ``monai-fiqa synth | synth-ctmr | demo | train | evaluate | assess``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,14 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_ctmr(args: argparse.Namespace) -> int:
+    from monai_fiqa.synth.ctmr_build import build_ctmr_set
+
+    out = build_ctmr_set(args.out, args.n, args.seed, args.volumes, size=args.size, workers=args.workers)
+    print(f"wrote {args.n} CT/MR samples to {out}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from monai_fiqa.demo import run_demo
 
@@ -40,6 +48,10 @@ def _demo(args: argparse.Namespace) -> int:
         print("fundus_fthnet score by severity (same ladder):")
         for kind, scores in summary["fthnet_by_kind"].items():
             print(f"  {kind:14s} " + " ".join(f"{v:5.1f}" for v in scores))
+    if "mediqa_ladders" in summary:
+        print(f"ctmr_mediqa on pydicom's real CT/MR slices (contact sheet {summary['mediqa_sheet']}):")
+        for name, rows in summary["mediqa_ladders"].items():
+            print(f"  {name:24s} " + "  ".join(f"s={r['severity']:.1f}: {r['score']:5.1f} {r['grade']}" for r in rows))
     return 0 if all(summary["monotone"].values()) else 1
 
 
@@ -58,10 +70,12 @@ def _assess(args: argparse.Namespace) -> int:
     assessor = _load_or_report(args.model)
     if assessor is None:
         return 2
+    prompt = dict(kv.split("=", 1) for kv in args.prompt)
+    kwargs = {"prompt": prompt} if prompt else {}  # CT/MR only: e.g. --prompt modality=CT for a NIfTI file
     results = {}
     for path in args.paths:
         try:
-            results[path] = assessor.assess(path).to_dict()
+            results[path] = assessor.assess(path, **kwargs).to_dict()
         except (OSError, ValueError) as exc:  # report per input, keep going
             results[path] = {"error": str(exc)}
         print(f"{path}: {results[path]}")
@@ -74,6 +88,11 @@ def _train(args: argparse.Namespace) -> int:
     from monai_fiqa.engine import TrainConfig
     from monai_fiqa.engine.recipes import train_from_csvs
 
+    if args.family == "mediqa":
+        return _train_mediqa(args)
+    if not args.csv:
+        print("error: fthnet training needs --csv", file=sys.stderr)
+        return 2
     cfg = TrainConfig(
         model=args.model,
         img_size=args.img_size,
@@ -100,6 +119,30 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_mediqa(args: argparse.Namespace) -> int:
+    from monai_fiqa.engine import TrainConfig
+    from monai_fiqa.engine.mediqa_train import train_mediqa
+
+    model = args.model if args.model != "fthnet_s" else "mediqa"
+    cfg = TrainConfig(
+        model=model,
+        img_size=192,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        lr=args.lr,
+        seed=args.seed,
+        warmup_steps=args.warmup,
+        val_every=args.val_every,
+    )
+    csv_path = args.csv[0] if args.csv else None
+    hist = train_mediqa(
+        args.out, cfg, args.stage, args.data, csv_path, args.val_data, args.resume, args.max_minutes, args.init
+    )
+    if hist["val"]:
+        print(f"best val {args.stage} SRCC {max(v['srcc'] for v in hist['val']):.4f}; checkpoints in {args.out}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from monai_fiqa.engine.batch import evaluate_csv
 
@@ -121,12 +164,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--images", nargs="*", default=[], help="real photographs to degrade instead of rendering")
     s.set_defaults(func=_synth)
+    c = sub.add_parser("synth-ctmr", help="write a MedIQA training set (simulated CT/MR acquisitions)")
+    c.add_argument("--n", type=int, default=256, help="number of slices")
+    c.add_argument("--out", required=True, help="output folder")
+    c.add_argument("--volumes", default="../shared/data/volumes", help="folder with the real training volumes")
+    c.add_argument("--size", type=int, default=192, help="network grid")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--workers", type=int, default=2)
+    c.set_defaults(func=_synth_ctmr)
     d = sub.add_parser("demo", help="run the demo on sample data shipped with the packages")
     d.add_argument("--out", default="demo_out")
     d.set_defaults(func=_demo)
     t = sub.add_parser("train", help="train a model on quality-labelled CSVs (FQS/EyeQ style or synth labels.csv)")
-    t.add_argument("family", choices=["fthnet"])
-    t.add_argument("--csv", nargs="+", required=True, help="CSV files: path/image, mos[, level] or path, label")
+    t.add_argument("family", choices=["fthnet", "mediqa"])
+    t.add_argument(
+        "--csv", nargs="+", help="fthnet: path/image, mos[, level] or path, label; mediqa: path, score[, modality]"
+    )
+    t.add_argument("--data", nargs="*", default=[], help="mediqa: monai-fiqa synth-ctmr folders")
+    t.add_argument("--val-data", help="mediqa: a synth-ctmr folder for model selection")
+    t.add_argument("--stage", choices=["upstream", "downstream"], default="downstream", help="mediqa stage")
+    t.add_argument("--val-every", type=int, default=250)
     t.add_argument("--out", required=True, help="run folder (checkpoints, history)")
     t.add_argument("--model", default="fthnet_s", help="registry name")
     t.add_argument("--img-size", type=int, default=384)
@@ -152,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("paths", nargs="+")
     a.add_argument("--model", default="fundus_fthnet")
     a.add_argument("--json", help="write results to this JSON file")
+    a.add_argument("--prompt", nargs="*", default=[], help="CT/MR prompt overrides, e.g. modality=CT anatomy=head")
     a.set_defaults(func=_assess)
     return p
 

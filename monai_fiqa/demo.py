@@ -3,6 +3,9 @@
 It shows the data engine - a labelled synthetic set and a severity ladder of a real fundus photograph
 (scikit-image's ``retina.jpg``, CC0) with its pseudo-MOS, both as contact sheets - and, when the ``fundus_fthnet``
 bundle is installed, its score, grade and quality map of the photograph and its score on every rung of the ladder.
+With the ``ctmr_mediqa`` bundle it also scores real CT and MR slices that ship with pydicom (``CT_small.dcm``,
+``MR_small.dcm``) along dose and noise ladders, with the estimated dose fraction / SNR and a contact sheet of the
+quality maps.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ def run_demo(out: str | Path, n_synthetic: int = 8, size: int = 512) -> dict:
         "monotone": monotone,
     }
     summary.update(_assess_with_bundle(root, image, rungs))
+    summary.update(_assess_ctmr(root))
     (root / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -72,3 +76,35 @@ def _assess_with_bundle(root: Path, image: np.ndarray, rungs: list[dict]) -> dic
     for rung in rungs:
         table.setdefault(rung["kind"], []).append(round(fast.assess(rung["image"]).score, 1))
     return {"fthnet_retina": r.to_dict(), "fthnet_by_kind": table, "fthnet_map": str(root / "retina_fthnet_map.png")}
+
+
+def _assess_ctmr(root: Path) -> dict:
+    """Score pydicom's real CT/MR slices along dose / noise ladders with the MedIQA bundle (when installed)."""
+    import pydicom.data
+
+    from monai_fiqa.api import available_bundles, load
+    from monai_fiqa.engine.volume_batch import slice_montage
+    from monai_fiqa.io.volumes import Volume, read_volume
+    from monai_fiqa.synth.ctmr_artefacts import degrade_slab
+
+    if "ctmr_mediqa" not in available_bundles():
+        return {}
+    assessor = load("ctmr_mediqa")
+    table: dict[str, list[dict]] = {}
+    tiles, caps = [], []
+    for name, artefact, key in (("CT_small.dcm", "ct_dose", "dose fraction"), ("MR_small.dcm", "mr_noise", "SNR")):
+        vol = read_volume(pydicom.data.get_testdata_file(name))
+        for s in (0.0, 0.5, 1.0):
+            arr = degrade_slab(vol.array, vol.spacing, {artefact: s}, np.random.default_rng(0))[:, :, None]
+            v = Volume(arr, vol.spacing, vol.meta, vol.source)
+            r = assessor.assess(v)
+            est = r.params["artefacts"][artefact][key]
+            table.setdefault(f"{name} {artefact}", []).append(
+                {"severity": s, "score": round(r.score, 1), "grade": r.grade, f"estimated {key}": est}
+            )
+            tiles.append(slice_montage(v, r))
+            caps.append(f"{name} {artefact} s={s:.1f}: {r.score:.0f} {r.grade}")
+    sheet = save_png(
+        contact_sheet(tiles, caps, cols=3, tile=256, title="MedIQA on pydicom CT/MR slices"), root / "ctmr_ladder.png"
+    )
+    return {"mediqa_ladders": table, "mediqa_sheet": str(sheet)}

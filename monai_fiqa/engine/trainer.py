@@ -1,4 +1,4 @@
-"""Training loop for score-regression models (FTHNet): SmoothL1, Adam with warm-up then linear annealing, EMA.
+"""Training loop for quality models (FTHNet, MedIQA): Adam with warm-up then linear annealing, EMA, checkpoints.
 
 Why hand-written rather than an Ignite engine: the loop is short, must checkpoint every few minutes and resume
 exactly (``--resume``) because a session on this machine is capped at three hours, and must stay readable.  All
@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,25 +79,38 @@ def _save(path: Path, payload: dict) -> None:
     tmp.replace(path)  # atomic: a session killed mid-write leaves the previous checkpoint intact
 
 
+def _score_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Default objective: SmoothL1 between the model's output and the target (scores scaled to [0, 1])."""
+    x, y = batch
+    return torch.nn.functional.smooth_l1_loss(model(x), y, beta=0.05)
+
+
 def train(
-    train_data: FundusQualityDataset,
-    val_data: FundusQualityDataset | None,
+    train_data: torch.utils.data.Dataset,
+    val_data: torch.utils.data.Dataset | None,
     out: str | Path,
     cfg: TrainConfig,
     resume: bool = False,
     max_minutes: float | None = None,
     init: str | Path | None = None,
+    model: torch.nn.Module | None = None,
+    compute_loss: Callable[[torch.nn.Module, tuple], torch.Tensor] = _score_loss,
+    evaluate: Callable[[torch.nn.Module, torch.utils.data.Dataset], dict[str, float]] | None = None,
 ) -> dict:
-    """Train ``cfg.model`` and write ``last.pt`` (resumable), ``best_model.pt`` (EMA weights) and ``history.json``.
+    """Train a model and write ``last.pt`` (resumable), ``best_model.pt`` (EMA weights) and ``history.json``.
 
     Args:
-        train_data: training set (augmented).
-        val_data: validation set; the best EMA model by SRCC is kept.
+        train_data: training set (augmented); it may expose ``rng`` (re-seeded on resume).
+        val_data: validation set; the best EMA model by the ``srcc`` of ``evaluate`` is kept.
         out: run folder.
         cfg: hyper-parameters.
         resume: continue from ``out/last.pt``.
         max_minutes: stop cleanly (after a checkpoint) when this much wall time has passed.
-        init: state dict to start from (fine-tuning a shipped bundle on a site's labels).
+        init: state dict to start from (fine-tuning a shipped bundle on a site's labels, or the downstream stage
+            of a two-stage recipe).
+        model: the network (default: ``create_model(cfg.model, img_size=cfg.img_size)``).
+        compute_loss: ``compute_loss(model, batch) -> loss`` (default: score SmoothL1).
+        evaluate: ``evaluate(ema_model, val_data) -> metrics with "srcc"`` (default: :func:`evaluate_model`).
 
     Returns:
         The history dict (also in ``history.json``).
@@ -105,7 +119,8 @@ def train(
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.model, img_size=cfg.img_size)
+    model = model if model is not None else create_model(cfg.model, img_size=cfg.img_size)
+    evaluate = evaluate or (lambda m, data: evaluate_model(m, data, cfg.batch_size))
     if init is not None:
         model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True))
     ema = copy.deepcopy(model)
@@ -120,7 +135,8 @@ def train(
         opt.load_state_dict(ck["optimizer"])
         step, best = int(ck["step"]), float(ck["best_srcc"])
         history = json.loads((root / "history.json").read_text()) if (root / "history.json").is_file() else history
-        train_data.rng = np.random.default_rng(cfg.seed + step)
+        if hasattr(train_data, "rng"):
+            train_data.rng = np.random.default_rng(cfg.seed + step)
     (root / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     loader = DataLoader(
         train_data,
@@ -129,34 +145,33 @@ def train(
         drop_last=True,
         generator=torch.Generator().manual_seed(cfg.seed + step),
     )
-    loss_fn = torch.nn.SmoothL1Loss(beta=0.05)
     start = time.time()
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.model}", unit="step")
     running: list[float] = []
     timed_out = False
     while step < cfg.steps and not timed_out:
-        for x, y in loader:
+        for batch in loader:
             model.train()
             for g in opt.param_groups:
                 g["lr"] = cfg.lr * _lr_factor(step, cfg)
-            loss = loss_fn(model(x), y)
+            loss = compute_loss(model, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             _ema_update(ema, model, cfg.ema_decay if step > cfg.warmup_steps else 0.0)
             step += 1
-            running.append(float(loss))
+            running.append(loss.item())
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}")
             if step % 25 == 0:
                 history["loss"].append([step, float(np.mean(running[-25:]))])
             if val_data is not None and (step % cfg.val_every == 0 or step == cfg.steps):
-                metrics = {"step": step, **evaluate_model(ema, val_data, cfg.batch_size)}
+                metrics = {"step": step, **evaluate(ema, val_data)}
                 history["val"].append(metrics)
                 bar.write(f"step {step}: val {metrics}")
-                if metrics["srcc"] > best:
-                    best = metrics["srcc"]
+                if metrics["srcc"] > best or not (root / "best_model.pt").is_file():  # NaN on a tiny set
+                    best = metrics["srcc"] if np.isfinite(metrics["srcc"]) else best
                     _save(root / "best_model.pt", ema.state_dict())
             timed_out = max_minutes is not None and time.time() - start > 60 * max_minutes
             if step % cfg.ckpt_every == 0 or step == cfg.steps or timed_out:

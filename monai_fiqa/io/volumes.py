@@ -1,0 +1,204 @@
+"""Read CT/MR data (NIfTI, a DICOM file, a folder holding one DICOM series, or an array) as a checked volume.
+
+Why checks here: a quality score on a volume the reader mangled is worse than no score.  Every reason a volume
+cannot be scored (4D data, NaN/Inf voxels, a constant volume, absurd spacing, no pixel data, mixed series) raises
+:class:`VolumeReadError` with a message a technologist can act on.  Only acquisition headers used for prompts are
+kept in ``meta`` (never patient identity), so results and logs carry no patient data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+
+__all__ = ["PROMPT_KEYWORDS", "Volume", "VolumeReadError", "check_volume", "read_volume"]
+
+PROMPT_KEYWORDS = (
+    "Modality",
+    "BodyPartExamined",
+    "SeriesDescription",
+    "ProtocolName",
+    "ScanningSequence",
+    "SequenceName",
+    "ConvolutionKernel",
+    "ImageType",
+    "MagneticFieldStrength",
+)
+_MAX_VOXELS = 1024 * 1024 * 2048  # 2 GVoxel: beyond this the volume is not one CT/MR series
+_SPACING_RANGE_MM = (0.01, 50.0)
+
+
+class VolumeReadError(ValueError):
+    """A file or array cannot be assessed as a CT/MR volume; the message says why."""
+
+
+@dataclass
+class Volume:
+    """A CT (HU) or MR (magnitude) volume.
+
+    Attributes:
+        array: (H, W, Z) float32; Z = 1 for a single slice.
+        spacing: voxel size (row, column, slice) in mm.
+        meta: acquisition headers used for prompts (DICOM keywords; NIfTI ``descrip``), no patient identity.
+        source: "nifti", "dicom" or "array".
+    """
+
+    array: np.ndarray
+    spacing: tuple[float, float, float]
+    meta: dict[str, str] = field(default_factory=dict)
+    source: str = "array"
+
+    @property
+    def is_3d(self) -> bool:
+        return self.array.shape[2] > 1
+
+
+def _singleton_last(vol: Volume) -> Volume:
+    """A single slice stored as (1, H, W) or (H, 1, W) becomes (H, W, 1): a slice given as 3D is still a slice."""
+    arr = vol.array
+    if arr.ndim == 3 and arr.shape[2] != 1 and 1 in arr.shape[:2]:
+        axis = arr.shape.index(1)
+        order = [i for i in range(3) if i != axis] + [axis]
+        spacing = tuple(vol.spacing[i] for i in order)
+        return Volume(np.ascontiguousarray(arr.transpose(order)), spacing, vol.meta, vol.source)  # type: ignore[arg-type]
+    return vol
+
+
+def check_volume(vol: Volume) -> Volume:
+    """Validate shape, values and spacing; returns the volume or raises :class:`VolumeReadError`."""
+    vol = _singleton_last(vol)
+    arr = vol.array
+    if arr.ndim != 3:
+        raise VolumeReadError(f"expected a 3D volume (H, W, Z), got {arr.ndim} dimensions {arr.shape}")
+    if min(arr.shape[:2]) < 16:
+        raise VolumeReadError(f"in-plane size {arr.shape[:2]} is too small to assess (minimum 16 x 16)")
+    if arr.size > _MAX_VOXELS:
+        raise VolumeReadError(f"volume of {arr.size} voxels is larger than the {_MAX_VOXELS} supported")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        raise VolumeReadError(f"{int((~finite).sum())} voxels are NaN or infinite")
+    if float(arr.max()) - float(arr.min()) <= 1e-6 * max(1.0, abs(float(arr.max()))):
+        raise VolumeReadError("the volume is constant (empty): there is no image to assess")
+    lo, hi = _SPACING_RANGE_MM
+    if not all(lo <= s <= hi for s in vol.spacing):
+        raise VolumeReadError(f"voxel spacing {vol.spacing} mm is outside [{lo}, {hi}] mm")
+    return vol
+
+
+def _meta(ds: pydicom.Dataset) -> dict[str, str]:
+    out = {}
+    for kw in PROMPT_KEYWORDS:
+        value = ds.get(kw)
+        if value is not None and str(value).strip():
+            out[kw] = "\\".join(map(str, value)) if isinstance(value, pydicom.multival.MultiValue) else str(value)
+    return out
+
+
+def _dicom_pixels(ds: pydicom.Dataset) -> np.ndarray:
+    try:
+        arr = ds.pixel_array.astype(np.float32)
+    except Exception as exc:  # pydicom raises many types for bad pixel data
+        raise VolumeReadError(f"pixel data cannot be decoded: {exc}") from exc
+    if arr.ndim == 3 and int(ds.get("SamplesPerPixel", 1)) == 1:
+        arr = np.moveaxis(arr, 0, -1)  # multi-frame -> (H, W, frames)
+    elif arr.ndim != 2:
+        raise VolumeReadError(f"pixel data of shape {arr.shape} is not a monochrome slice or frame stack")
+    slope, intercept = float(ds.get("RescaleSlope", 1.0)), float(ds.get("RescaleIntercept", 0.0))
+    return arr * slope + intercept
+
+
+def _spacing(ds: pydicom.Dataset, dz: float | None) -> tuple[float, float, float]:
+    px = ds.get("PixelSpacing") or [1.0, 1.0]
+    z = dz if dz is not None else float(ds.get("SpacingBetweenSlices") or ds.get("SliceThickness") or 1.0)
+    return float(px[0]), float(px[1]), float(z)
+
+
+def _read_dicom_files(files: list[Path]) -> Volume:
+    datasets = []
+    for f in files:
+        try:
+            datasets.append(pydicom.dcmread(f))
+        except Exception as exc:  # corrupt or non-DICOM file
+            raise VolumeReadError(f"{f.name}: not readable as DICOM ({exc})") from exc
+    datasets = [d for d in datasets if "PixelData" in d]
+    if not datasets:
+        raise VolumeReadError("no DICOM file with pixel data")
+    if len({d.get("SeriesInstanceUID") for d in datasets}) > 1:
+        raise VolumeReadError("the files belong to more than one series; give one series at a time")
+    if len(datasets) == 1:
+        arr = _dicom_pixels(datasets[0])
+        arr = arr[:, :, None] if arr.ndim == 2 else arr
+        return Volume(arr, _spacing(datasets[0], None), _meta(datasets[0]), "dicom")
+    normal = np.cross(
+        *np.reshape(np.asarray(datasets[0].get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0]), float), (2, 3))
+    )
+    pos = [
+        float(np.dot(normal, np.asarray(d.get("ImagePositionPatient", [0, 0, i]), float)))
+        for i, d in enumerate(datasets)
+    ]
+    order = np.argsort(pos)
+    slices = [_dicom_pixels(datasets[i]) for i in order]
+    if len({s.shape for s in slices}) > 1:
+        raise VolumeReadError("slices of the series differ in size")
+    dz = float(np.median(np.diff(np.sort(pos)))) if len(pos) > 1 else None
+    return Volume(
+        np.stack(slices, -1), _spacing(datasets[order[0]], abs(dz) if dz else None), _meta(datasets[0]), "dicom"
+    )
+
+
+def _read_nifti(path: Path) -> Volume:
+    try:
+        img = nib.load(str(path))
+    except Exception as exc:
+        raise VolumeReadError(f"{path.name}: not readable as NIfTI ({exc})") from exc
+    if int(np.prod(img.shape)) > _MAX_VOXELS:  # refuse before allocating it
+        raise VolumeReadError(f"volume of shape {img.shape} is larger than the {_MAX_VOXELS} voxels supported")
+    try:
+        arr = np.asarray(img.get_fdata(dtype=np.float32))
+    except Exception as exc:
+        raise VolumeReadError(f"{path.name}: not readable as NIfTI ({exc})") from exc
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim == 4 and arr.shape[3] == 1:
+        arr = arr[..., 0]
+    zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
+    zooms = zooms + (1.0,) * (3 - len(zooms))
+    descrip = bytes(img.header.get("descrip", b"")).decode("latin-1", "replace").strip("\x00 ")
+    meta = {"descrip": descrip} if descrip else {}
+    return Volume(arr, zooms, meta, "nifti")  # type: ignore[arg-type]
+
+
+def read_volume(
+    src: str | Path | np.ndarray | list[Path], spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+) -> Volume:
+    """Read and validate a volume.
+
+    Args:
+        src: NIfTI path (.nii/.nii.gz), DICOM file, folder of one DICOM series, a list of the DICOM files of one
+            series, or an (H, W) / (H, W, Z) array.
+        spacing: voxel size for arrays.
+
+    Raises:
+        VolumeReadError: with the reason the data cannot be assessed.
+    """
+    if isinstance(src, np.ndarray):
+        arr = src.astype(np.float32)
+        vol = Volume(arr[:, :, None] if arr.ndim == 2 else arr, tuple(map(float, spacing)), {}, "array")  # type: ignore[arg-type]
+        return check_volume(vol)
+    if isinstance(src, list):
+        return check_volume(_read_dicom_files([Path(p) for p in src]))
+    path = Path(src)
+    if not path.exists():
+        raise VolumeReadError(f"{path} does not exist")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise VolumeReadError(f"{path} is an empty folder")
+        return check_volume(_read_dicom_files(files))
+    if path.name.endswith((".nii", ".nii.gz")):
+        return check_volume(_read_nifti(path))
+    return check_volume(_read_dicom_files([path]))

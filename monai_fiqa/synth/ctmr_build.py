@@ -1,0 +1,88 @@
+"""Build a MedIQA training set on disk: simulated acquisitions of phantoms and real training volumes.
+
+Layout of ``out/``: ``images.npy`` (N, 2, S, S) float16 network inputs; ``targets.npz`` with ``score`` (N,),
+``severity`` / ``severity_mask`` (N, n_artefacts), ``prompt`` (N, 4); ``manifest.json`` with the sources, seeds and
+the command, so the set can be rebuilt exactly.  Work is split over processes by sample index; sample ``i`` depends
+only on ``(seed, i)``, so the result does not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from monai_fiqa.synth.ctmr_dataset import CTMRSource, file_source, make_sample, phantom_source
+
+__all__ = ["TRAIN_VOLUMES", "build_ctmr_set"]
+
+# Real training volumes (file name in the volumes folder -> modality, anatomy, image type).  CT_AVM and the
+# prostate T2 series, and every pydicom CT/MR slice, are held out for evaluation.
+TRAIN_VOLUMES = {
+    "MR_Gd.nii.gz": ("MR", "head", "mr_t1"),
+    "prostate_dwi.nii.gz": ("MR", "pelvis", "mr_dwi"),
+}
+_N_PHANTOMS = 48
+_MIX = (("ct_phantom", 0.5), ("mr_phantom", 0.25), ("mr_real", 0.25))
+
+
+@cache
+def _phantom(i: int, modality: str) -> CTMRSource:
+    return phantom_source(1000 + i, modality)
+
+
+@cache
+def _real(volumes_dir: str) -> tuple[CTMRSource, ...]:
+    return tuple(file_source(Path(volumes_dir) / name, *info) for name, info in TRAIN_VOLUMES.items())
+
+
+def _one(args: tuple[int, int, str, int]) -> dict:
+    seed, i, volumes_dir, size = args
+    rng = np.random.default_rng([seed, i])
+    kind = rng.choice([k for k, _ in _MIX], p=[p for _, p in _MIX])
+    if kind == "mr_real":
+        src = _real(volumes_dir)[int(rng.choice(len(TRAIN_VOLUMES), p=[0.7, 0.3]))]
+    else:
+        src = _phantom(int(rng.integers(_N_PHANTOMS)), "CT" if kind == "ct_phantom" else "MR")
+    return make_sample(src, rng, size=size)
+
+
+def build_ctmr_set(
+    out: str | Path, n: int, seed: int, volumes_dir: str | Path, size: int = 192, workers: int = 2
+) -> Path:
+    """Write ``n`` samples to ``out`` (see the module docstring) and return the folder."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [(seed, i, str(volumes_dir), size) for i in range(n)]
+    images = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.float16, shape=(n, 2, size, size))
+    keys = ("score", "severity", "severity_mask", "prompt")
+    targets: dict[str, list] = {k: [] for k in keys}
+    # "spawn": a forked child of a process that already ran torch can deadlock in OpenMP
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) if workers > 1 else None
+    with pool or nullcontext():
+        samples = pool.map(_one, jobs, chunksize=16) if pool else map(_one, jobs)
+        for i, sample in enumerate(samples):
+            images[i] = sample["image"].astype(np.float16)
+            for k in keys:
+                targets[k].append(sample[k])
+            if (i + 1) % 500 == 0:
+                print(f"{i + 1}/{n} samples", flush=True)
+    images.flush()
+    np.savez(out / "targets.npz", **{k: np.asarray(v) for k, v in targets.items()})
+    manifest = {
+        "n": n,
+        "seed": seed,
+        "size": size,
+        "mix": dict(_MIX),
+        "phantom_seeds": [1000, 1000 + _N_PHANTOMS],
+        "real_volumes": TRAIN_VOLUMES,
+        "command": " ".join(sys.argv),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return out

@@ -1,0 +1,136 @@
+"""Training/evaluation samples for MedIQA: clean slab -> simulated acquisition -> network input + targets.
+
+Targets per sample:
+- ``severity``: (n_artefacts,) severity of every registry artefact (0 = absent), the upstream regression target;
+  ``severity_mask`` says which artefacts belong to the sample's modality (only those enter the loss);
+- ``score``: full-reference pseudo-score 0-100 (:func:`fidelity_score`), the downstream target;
+- ``prompt``: (dimension, modality, anatomy, image type) ids, and the true modality/anatomy for the predictor head.
+
+Pseudo-score: the mean SSIM between degraded and clean inside the foreground (both on the clean image's intensity
+scale, network grid, channel 0), mapped by ``100 * ssim ** 2``; squaring spreads the useful 0.6-1.0 SSIM range over
+36-100.  Both images go through the same resampling as at test time, so the score is about what the network sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.metrics import structural_similarity
+
+from monai_fiqa.io.volumes import read_volume
+from monai_fiqa.synth.ctmr_artefacts import ARTEFACT_NAMES, artefacts_for, degrade_slab
+from monai_fiqa.synth.phantom import phantom_ct, phantom_mr, render_phantom
+from monai_fiqa.transforms.ctmr import INPUT_SIZE, foreground_mask, intensity_scale, prepare_slice, to_square
+from monai_fiqa.transforms.prompts import Prompt
+
+__all__ = ["CTMRSource", "fidelity_score", "file_source", "make_sample", "phantom_source", "pick_slices"]
+
+_N_ARTEFACTS_P = (0.12, 0.6, 0.28)  # probability of 0, 1, 2 artefacts in a training sample
+
+
+@dataclass
+class CTMRSource:
+    """A clean volume to simulate acquisitions from.
+
+    Attributes:
+        name: for provenance in the dataset manifest.
+        volume: (H, W, Z) HU (CT) or magnitude (MR).
+        spacing: mm.
+        prompt: true prompt (dimension is set per sample).
+        slices: indices of slices with enough foreground to train on.
+    """
+
+    name: str
+    volume: np.ndarray
+    spacing: tuple[float, float, float]
+    prompt: Prompt
+    slices: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+
+    def __post_init__(self) -> None:
+        if not len(self.slices):
+            self.slices = pick_slices(self.volume, self.prompt.modality)
+
+
+def pick_slices(volume: np.ndarray, modality: str, min_fraction: float = 0.12) -> np.ndarray:
+    """Slices whose foreground covers at least ``min_fraction`` of the in-plane area (all slices if none do)."""
+    scale = None if modality == "CT" else intensity_scale(volume)
+    frac = foreground_mask(volume, modality, scale).mean(axis=(0, 1))
+    good = np.flatnonzero(frac >= min_fraction)
+    return good if len(good) else np.arange(volume.shape[2])
+
+
+def phantom_source(seed: int, modality: str) -> CTMRSource:
+    """A procedural phantom rendered as CT or as MR (T1w or T2w, drawn from the seed)."""
+    ph = render_phantom(seed)
+    rng = np.random.default_rng(seed + 10_000)
+    if modality == "CT":
+        vol, itype = phantom_ct(ph, rng), str(rng.choice(["ct_soft", "ct_sharp"]))
+    else:
+        weighting = str(rng.choice(["T1", "T2"]))
+        vol, itype = phantom_mr(ph, weighting, rng), f"mr_{weighting.lower()}"
+    return CTMRSource(f"phantom{seed}_{modality}", vol, ph.spacing, Prompt("3D", modality, ph.anatomy, itype))
+
+
+def file_source(path: str | Path, modality: str, anatomy: str, image_type: str) -> CTMRSource:
+    """A real volume with its (known) prompt."""
+    vol = read_volume(path)
+    return CTMRSource(Path(path).name, vol.array, vol.spacing, Prompt("3D", modality, anatomy, image_type))
+
+
+def fidelity_score(clean: np.ndarray, degraded: np.ndarray, mask: np.ndarray) -> float:
+    """Full-reference pseudo-score 0-100 from foreground SSIM (see the module docstring)."""
+    _, smap = structural_similarity(clean, degraded, data_range=1.0, full=True, gaussian_weights=True, sigma=1.5)
+    fg = ndi.binary_dilation(mask, iterations=2)
+    ssim = float(smap[fg].mean()) if fg.any() else float(smap.mean())
+    return 100.0 * float(np.clip(ssim, 0.0, 1.0)) ** 2
+
+
+def make_sample(
+    src: CTMRSource,
+    rng: np.random.Generator,
+    severities: dict[str, float] | None = None,
+    z: int | None = None,
+    size: int = INPUT_SIZE,
+) -> dict[str, np.ndarray | float]:
+    """One simulated acquisition of one slice.
+
+    Args:
+        src: clean source.
+        rng: randomness (slice, artefacts, nuisance).
+        severities: artefact -> severity; drawn at random (0-2 artefacts of the modality) when None.
+        z: slice index (random foreground slice when None).
+        size: network grid.
+
+    Returns:
+        dict with ``image`` (2, size, size) float32, ``score``, ``severity``, ``severity_mask``, ``prompt`` ids.
+    """
+    modality = src.prompt.modality
+    z = int(rng.choice(src.slices)) if z is None else z
+    lo, hi = max(0, z - 4), min(src.volume.shape[2], z + 5)
+    slab = src.volume[:, :, lo:hi]
+    # keep the slice of interest in the middle of the slab
+    pad_lo, pad_hi = 4 - (z - lo), 4 - (hi - 1 - z)
+    slab = np.pad(slab, ((0, 0), (0, 0), (pad_lo, pad_hi)), mode="edge")
+    if severities is None:
+        names = artefacts_for(modality, has_z=src.volume.shape[2] > 1)
+        n = int(rng.choice(3, p=_N_ARTEFACTS_P))
+        chosen = rng.choice(names, size=n, replace=False) if n else []
+        severities = {str(a): float(rng.uniform(0.05, 1.0)) for a in chosen}
+    clean = slab[:, :, 4]
+    degraded = degrade_slab(slab, src.spacing, severities, rng)
+    scale = None if modality == "CT" else intensity_scale(clean)
+    ref = prepare_slice(clean, modality, scale, size)[0]
+    seen_on_ref_scale = prepare_slice(degraded, modality, scale, size)[0]
+    mask = to_square(foreground_mask(clean, modality, scale).astype(np.float32), 0.0, size) > 0.5
+    severity = np.array([severities.get(a, 0.0) for a in ARTEFACT_NAMES], np.float32)
+    sev_mask = np.array([a in artefacts_for(modality) for a in ARTEFACT_NAMES], np.float32)
+    return {
+        "image": prepare_slice(degraded, modality, None, size),
+        "score": fidelity_score(ref, seen_on_ref_scale, mask),
+        "severity": severity,
+        "severity_mask": sev_mask,
+        "prompt": np.array(src.prompt.ids(), np.int64),
+    }

@@ -1,0 +1,108 @@
+"""The shipped ctmr_mediqa bundle: loads, ranks real held-out CT/MR by artefact severity, flags bad prompts,
+passes MONAI's bundle checks (verify_net_in_out, TorchScript export, folder run)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom.data as pdd
+import pytest
+import torch
+from scipy import stats
+
+import monai_fiqa
+from monai_fiqa.io.volumes import read_volume
+from monai_fiqa.synth.ctmr_artefacts import degrade_slab
+
+BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "ctmr_mediqa"
+pytestmark = pytest.mark.skipif(not (BUNDLE / "models" / "model.pt").is_file(), reason="bundle weights not present")
+
+
+@pytest.fixture(scope="module")
+def assessor():
+    return monai_fiqa.load("ctmr_mediqa")
+
+
+@pytest.mark.parametrize(
+    ("name", "artefact"),
+    [
+        ("CT_small.dcm", "ct_dose"),
+        ("J2K_pixelrep_mismatch.dcm", "ct_metal"),
+        ("MR_small.dcm", "mr_noise"),
+        ("examples_overlay.dcm", "mr_motion"),
+    ],  # fmt: skip
+)
+def test_score_falls_with_severity_on_held_out_slices(assessor, name, artefact) -> None:
+    vol = read_volume(pdd.get_testdata_file(name))
+    scores = []
+    for s in (0.0, 0.5, 1.0):
+        arr = degrade_slab(vol.array, vol.spacing, {artefact: s}, np.random.default_rng(0))[:, :, None]
+        vol_s = type(vol)(arr, vol.spacing, vol.meta, vol.source)
+        scores.append(assessor.assess(vol_s, quality_map=False).score)
+    assert stats.spearmanr([0, 1, 2], scores).statistic == pytest.approx(-1.0), scores
+    assert scores[0] - scores[-1] > 10, scores
+
+
+def test_clean_ct_grades_better_than_very_low_dose(assessor) -> None:
+    vol = read_volume(pdd.get_testdata_file("J2K_pixelrep_mismatch.dcm"))
+    clean = assessor.assess(vol)
+    noisy = degrade_slab(vol.array, vol.spacing, {"ct_dose": 1.0}, np.random.default_rng(0))[:, :, None]
+    low = assessor.assess(type(vol)(noisy, vol.spacing, vol.meta, vol.source))
+    assert clean.grade != "reject" and low.grade == "reject", (clean.score, low.score)
+    est = low.params["artefacts"]["ct_dose"]["dose fraction"]
+    assert est < clean.params["artefacts"]["ct_dose"]["dose fraction"]
+
+
+def test_ct_given_an_mr_prompt_is_flagged(assessor) -> None:
+    path = pdd.get_testdata_file("J2K_pixelrep_mismatch.dcm")
+    r = assessor.assess(path, prompt={"modality": "MR"})
+    assert r.params["out_of_distribution"] and r.grade == "reject"
+    assert "looks like CT" in r.params["warnings"][0]
+
+
+def test_modality_predicted_without_headers(assessor) -> None:
+    vol = read_volume(pdd.get_testdata_file("CT_small.dcm"))
+    r = assessor.assess(vol.array, spacing=vol.spacing)
+    assert r.params["prompt"]["modality"] == "CT" and r.params["prompt_source"]["modality"].startswith("predicted")
+
+
+def test_bundle_checks_and_folder_run(tmp_path) -> None:
+    py = sys.executable
+    cfg = ["--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json"]
+    run = dict(cwd=BUNDLE, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([py, "-m", "monai.bundle", "verify_net_in_out", "network_def", *cfg], **run)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ts = tmp_path / "model.ts"
+    export = [
+        py,
+        "-m",
+        "monai.bundle",
+        "ckpt_export",
+        "network_def",
+        "--filepath",
+        str(ts),
+        "--ckpt_file",
+        "models/model.pt",
+    ]
+    out = subprocess.run([*export, *cfg, "--use_trace", "True", "--input_shape", "[1, 2, 192, 192]"], **run)
+    assert out.returncode == 0, out.stderr[-2000:]
+    scripted = torch.jit.load(str(ts))
+    net = monai_fiqa.load("ctmr_mediqa").net
+    x = torch.rand(2, 2, 192, 192)
+    torch.testing.assert_close(scripted(x), net(x), atol=1e-3, rtol=1e-3)
+    inp = tmp_path / "in"
+    (inp / "ct").mkdir(parents=True)
+    (inp / "ct" / "a.dcm").write_bytes(Path(pdd.get_testdata_file("CT_small.dcm")).read_bytes())
+    (inp / "broken.dcm").write_bytes(b"garbage" * 50)
+    res = tmp_path / "res"
+    out = subprocess.run(
+        [py, "-m", "monai.bundle", "run", *cfg, "--dataset_dir", str(inp), "--output_dir", str(res)], **run
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    results = json.loads((res / "results.json").read_text())
+    assert "error" in results["broken.dcm"] and 0 <= results["ct/a.dcm"]["score"] <= 100
+    assert list((res / "montages").glob("*.png"))

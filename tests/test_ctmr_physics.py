@@ -1,0 +1,154 @@
+"""CT/MR acquisition physics: each artefact grows with its parameter, severity 0 is identity, pseudo-score falls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage.data import shepp_logan_phantom
+from skimage.transform import resize
+
+from monai_fiqa.synth import ct_physics as ct
+from monai_fiqa.synth import mr_physics as mr
+from monai_fiqa.synth.ctmr_artefacts import ARTEFACTS, artefacts_for, degrade_slab, severity_to_physical
+from monai_fiqa.synth.ctmr_dataset import file_source, make_sample, phantom_source
+from monai_fiqa.synth.phantom import TISSUES, render_phantom
+from tests.conftest import DATA
+
+VOLUMES = DATA / "volumes"
+
+
+@pytest.fixture(scope="module")
+def head_ct() -> np.ndarray:
+    """A 128 px head-like HU slice: Shepp-Logan scaled to air/bone/soft tissue."""
+    x = resize(shepp_logan_phantom(), (128, 128)).astype(np.float32)
+    return np.where(x > 0.05, 20.0 + 300.0 * (x - 0.2), -1000.0).astype(np.float32)
+
+
+def test_fbp_inverts_projection() -> None:
+    beam = ct.ParallelBeam(64)
+    x = torch.zeros(64, 64)
+    x[20:40, 22:38] = 1.0
+    rec = beam.fbp(beam.project(x))
+    assert abs(float(rec[25:35, 25:35].mean()) - 1.0) < 0.02
+    assert abs(float(rec[5, 32])) < 0.02
+
+
+def test_low_dose_noise_grows_as_dose_falls(head_ct: np.ndarray) -> None:
+    body = (head_ct > -100) & (head_ct < 200)
+    stds = [
+        float((ct.ct_low_dose(head_ct, f, 1.5, np.random.default_rng(0)) - head_ct)[body].std())
+        for f in (0.5, 0.2, 0.05)
+    ]
+    assert stds[0] > 2.0 and stds[0] < stds[1] < stds[2]
+    # Poisson statistics: quartering the dose roughly doubles the noise
+    ratio = stds[2] / stds[1]
+    assert 1.6 < ratio < 2.6, ratio
+    np.testing.assert_array_equal(ct.ct_low_dose(head_ct, 1.0, 1.5, np.random.default_rng(0)), head_ct)
+    with pytest.raises(ValueError):
+        ct.ct_low_dose(head_ct, 0.0, 1.5, np.random.default_rng(0))
+
+
+def test_large_slices_are_simulated_on_a_bounded_grid() -> None:
+    hu = np.full((600, 500), -1000.0, np.float32)
+    hu[150:450, 100:400] = 40.0
+    out = ct.ct_low_dose(hu, 0.1, 0.5, np.random.default_rng(1))
+    assert out.shape == hu.shape and np.isfinite(out).all()
+    assert (out - hu)[200:400, 150:350].std() > 1.0
+
+
+def test_metal_streaks_grow_with_insert_size(head_ct: np.ndarray) -> None:
+    soft = (head_ct > -100) & (head_ct < 200)
+    errs = []
+    for mm in (2.0, 6.0, 12.0):
+        out = ct.ct_metal(head_ct, mm, 1.5, np.random.default_rng(3))
+        keep = soft & (out < 3000)
+        errs.append(float(np.abs(out - head_ct)[keep].mean()))
+    assert errs[0] < errs[1] < errs[2]
+    assert (ct.ct_metal(head_ct, 8.0, 1.5, np.random.default_rng(3)) == 3071.0).any()
+
+
+def test_slice_thickness_blurs_along_z_only() -> None:
+    vol = np.zeros((8, 8, 21), np.float32)
+    vol[:, :, 10] = 100.0
+    thin = ct.ct_slice_thickness(vol, 1.0, 1.0)
+    thick = ct.ct_slice_thickness(vol, 1.0, 6.0)
+    np.testing.assert_array_equal(thin, vol)
+    assert thick[:, :, 10].max() < 30.0 and thick[:, :, 12].max() > 5.0
+    assert np.allclose(thick.sum(axis=2), vol.sum(axis=2), rtol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def mr_slice() -> np.ndarray:
+    ph = render_phantom(7, "head", size=96, depth=4)
+    from monai_fiqa.synth.phantom import phantom_mr
+
+    return phantom_mr(ph, "T1", np.random.default_rng(0))[:, :, 2]
+
+
+def test_rician_noise_matches_snr(mr_slice: np.ndarray) -> None:
+    out = mr.mr_rician_noise(mr_slice, 20.0, np.random.default_rng(0))
+    sigma = mr.foreground_mean(mr_slice) / 20.0
+    air = mr_slice == 0
+    # the background of a magnitude image is Rayleigh: mean sigma * sqrt(pi / 2)
+    assert abs(out[air].mean() / (sigma * np.sqrt(np.pi / 2)) - 1.0) < 0.1
+
+
+@pytest.mark.parametrize("name", artefacts_for("MR"))
+def test_mr_artefacts_grow_with_severity(mr_slice: np.ndarray, name: str) -> None:
+    dev = []
+    for s in (0.0, 0.3, 0.6, 1.0):
+        out = degrade_slab(mr_slice[:, :, None], (1.0, 1.0, 1.0), {name: s}, np.random.default_rng(5))
+        dev.append(float(np.abs(out - mr_slice).mean()))
+    assert dev[0] < 1e-3 * mr_slice.mean(), f"{name}: severity 0 must be the identity"
+    assert dev[1] < dev[2] < dev[3], f"{name}: {dev}"
+
+
+def test_severity_maps_are_monotone_and_zero_means_absent() -> None:
+    for name, spec in ARTEFACTS.items():
+        values = [spec.to_physical(s) for s in np.linspace(0, 1, 11)]
+        diffs = np.diff(values)
+        assert (diffs > 0).all() or (diffs < 0).all(), name
+    assert severity_to_physical("ct_dose", 0.0) == 1.0
+    assert severity_to_physical("mr_undersampling", 0.0) == 1.0
+
+
+def test_phantom_is_deterministic_and_anatomical() -> None:
+    a, b = render_phantom(3, size=64, depth=6), render_phantom(3, size=64, depth=6)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    present = {TISSUES[i] for i in np.unique(a.labels)}
+    assert {"air", "bone"} <= present and len(present) >= 5
+    assert a.anatomy in ("head", "chest", "abdomen")
+
+
+def test_degrade_slab_applies_thickness_with_neighbours() -> None:
+    src = phantom_source(11, "CT")
+    slab = src.volume[:, :, 6:15]
+    out = degrade_slab(slab, src.spacing, {"ct_thickness": 1.0}, np.random.default_rng(0))
+    assert out.shape == slab.shape[:2]
+    assert np.abs(out - slab[:, :, 4]).mean() > 1.0
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(("phantom", "CT"), id="ct-phantom"),
+        pytest.param(("MR_Gd.nii.gz", "MR"), id="mr-brain"),
+    ],
+)
+def test_pseudo_score_falls_along_every_ladder(source: tuple[str, str]) -> None:
+    name, modality = source
+    if name == "phantom":
+        src = phantom_source(21, modality)
+    else:
+        if not (VOLUMES / name).is_file():
+            pytest.skip("shared volumes not present")
+        src = file_source(VOLUMES / name, modality, "head", "mr_t1")
+    z = int(src.slices[len(src.slices) // 2])
+    for artefact in artefacts_for(modality):
+        scores = [
+            make_sample(src, np.random.default_rng(0), {artefact: s}, z=z, size=96)["score"] for s in (0, 0.3, 0.6, 1.0)
+        ]
+        assert scores[0] == pytest.approx(100.0, abs=0.5), artefact
+        assert all(a >= b - 0.5 for a, b in zip(scores, scores[1:], strict=False)), f"{artefact}: {scores}"
+        assert scores[-1] < 95.0, f"{artefact}: {scores}"

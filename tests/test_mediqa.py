@@ -1,0 +1,140 @@
+"""MedIQA network, assessor plumbing (random tiny weights) and the two-stage training CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pydicom.data as pdd
+import pytest
+import torch
+
+from monai_fiqa.cli import main
+from monai_fiqa.engine.mediqa_assessor import MedIQAAssessor
+from monai_fiqa.io.volumes import Volume, VolumeReadError
+from monai_fiqa.registry import create_model, model_info
+from monai_fiqa.synth.ctmr_artefacts import ARTEFACT_NAMES
+
+
+def _count(name: str) -> int:
+    with torch.device("meta"):
+        model = create_model(name)
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_variants_sizes() -> None:
+    assert _count("mediqa") <= 25e6
+    assert _count("mediqa_maniqa") > 100e6  # MANIQA-size configuration
+    assert model_info("mediqa").input_size == (2, 192, 192)
+
+
+def test_forward_outputs_and_score_is_weighted_patch_mean() -> None:
+    torch.manual_seed(0)
+    net = create_model("mediqa_tiny").eval()
+    x = torch.rand(3, 2, 64, 64)
+    out = net.forward_all(x)
+    assert out.patch_scores.shape == (3, 4, 4) and out.severity.shape == (3, len(ARTEFACT_NAMES))
+    manual = (out.patch_scores * out.patch_weights).sum((1, 2)) / out.patch_weights.sum((1, 2))
+    torch.testing.assert_close(out.score, manual)
+    assert ((out.score >= 0) & (out.score <= 100)).all()
+    assert net(x).shape == (3, 1)
+
+
+def test_prompt_reaches_every_swin_block() -> None:
+    torch.manual_seed(0)
+    net = create_model("mediqa_tiny").eval()
+    x = torch.rand(1, 2, 64, 64)
+    ct, mr = torch.tensor([[1, 1, 1, 1]]), torch.tensor([[1, 2, 1, 3]])
+    # FiLM layers start at zero: an untrained prompt changes nothing
+    torch.testing.assert_close(net(x, ct), net(x, mr))
+    for stage in net.swin:
+        for film in stage.films:
+            torch.nn.init.normal_(film.weight, std=0.5)
+    assert not torch.allclose(net(x, ct), net(x, mr))
+
+
+@pytest.fixture(scope="module")
+def tiny_assessor() -> MedIQAAssessor:
+    torch.manual_seed(0)
+    return MedIQAAssessor(create_model("mediqa_tiny"), img_size=64)
+
+
+def test_assess_volume_and_slice(tiny_assessor: MedIQAAssessor) -> None:
+    rng = np.random.default_rng(0)
+    vol = np.full((80, 70, 30), -1000.0, np.float32)
+    vol[10:70, 10:60, 5:25] = rng.normal(40, 30, (60, 50, 20))
+    r = tiny_assessor.assess(Volume(vol, (1.0, 1.0, 2.0), {"Modality": "CT"}))
+    assert 0 <= r.score <= 100 and r.grade in ("good", "usable", "reject")
+    assert r.quality_map.shape == vol.shape and 0 <= r.quality_map.min() <= r.quality_map.max() <= 1
+    assert len(r.params["slices"]) == 7 and min(r.params["slices"]) >= 5 and max(r.params["slices"]) < 25
+    assert set(r.params["artefacts"]) == {"ct_dose", "ct_metal", "ct_thickness"}
+    assert "dose fraction" in r.params["artefacts"]["ct_dose"]
+    json.dumps(r.to_dict())
+    s = tiny_assessor.assess(pdd.get_testdata_file("MR_small.dcm"))
+    assert s.params["prompt"]["dimension"] == "2D" and s.params["prompt"]["modality"] == "MR"
+    assert s.quality_map.shape == (64, 64, 1) and "ct_dose" not in s.params["artefacts"]
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 1), (1, 64, 64), (64, 1, 64)])
+def test_single_slice_given_as_3d_is_a_slice(tiny_assessor: MedIQAAssessor, shape: tuple[int, int, int]) -> None:
+    arr = np.random.default_rng(2).normal(40, 30, shape).astype(np.float32)
+    r = tiny_assessor.assess(arr, prompt={"modality": "CT"})
+    assert r.params["prompt"]["dimension"] == "2D" and r.params["slices"] == [0]
+    assert r.quality_map.shape == (64, 64, 1)
+
+
+def test_unknown_modality_is_predicted_and_reported(tiny_assessor: MedIQAAssessor) -> None:
+    vol = np.random.default_rng(1).uniform(0, 500, (48, 48, 3)).astype(np.float32)
+    r = tiny_assessor.assess(vol)
+    assert r.params["prompt"]["modality"] in ("CT", "MR")
+    assert r.params["prompt_source"]["modality"].startswith("predicted")
+
+
+@pytest.mark.parametrize(
+    ("arr", "message"),
+    [
+        (np.zeros((40, 40, 4), np.float32), "constant"),
+        (np.full((40, 40, 4), np.inf, np.float32), "NaN or infinite"),
+        (np.ones((40, 40, 4, 2), np.float32).cumsum(), "3D volume"),
+    ],
+    ids=["empty", "inf", "4d"],
+)
+def test_bad_inputs_raise(tiny_assessor: MedIQAAssessor, arr: np.ndarray, message: str) -> None:
+    with pytest.raises(VolumeReadError, match=message):
+        tiny_assessor.assess(arr.reshape((40, 40, 4, 2)) if arr.ndim == 1 else arr)
+    with pytest.raises(ValueError, match="prompt"):
+        tiny_assessor.assess(np.random.default_rng(0).uniform(size=(40, 40)), prompt={"modality": "US"})
+
+
+def test_two_stage_training_cli(tmp_path) -> None:
+    data = tmp_path / "set"
+    assert main(["synth-ctmr", "--n", "12", "--out", str(data), "--size", "64", "--workers", "1"]) == 0
+    up, down = tmp_path / "up", tmp_path / "down"
+    common = ["--model", "mediqa_tiny", "--data", str(data), "--val-data", str(data), "--batch-size", "4"]
+    assert (
+        main(
+            [
+                "train",
+                "mediqa",
+                "--stage",
+                "upstream",
+                "--out",
+                str(up),
+                "--steps",
+                "3",
+                "--val-every",
+                "3",
+                "--warmup",
+                "1",
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert (up / "best_model.pt").is_file()
+    args = ["--stage", "downstream", "--out", str(down), "--steps", "2", "--val-every", "2", "--warmup", "1"]
+    assert main(["train", "mediqa", *args, "--init", str(up / "best_model.pt"), *common]) == 0
+    hist = json.loads((down / "history.json").read_text())
+    assert hist["val"] and "score_srcc" in hist["val"][-1]
+    state = torch.load(down / "best_model.pt", weights_only=True)
+    create_model("mediqa_tiny").load_state_dict(state)
