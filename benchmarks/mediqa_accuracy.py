@@ -173,7 +173,11 @@ def main() -> None:
         assessor = monai_fiqa.load("ctmr_mediqa")  # type: ignore[assignment]
         label = "bundle ctmr_mediqa"
     even = MedIQAAssessor(assessor.net, slice_selection="even")
-    sources = tuple(h for h in HELD_OUT if h[0] in ("pydicom:CT_small.dcm", "pydicom:MR_small.dcm")) if args.quick else HELD_OUT
+    sources = (
+        tuple(h for h in HELD_OUT if h[0] in ("pydicom:CT_small.dcm", "pydicom:MR_small.dcm"))
+        if args.quick
+        else HELD_OUT
+    )
     res = run(assessor, even, sources)
     if args.quick:
         print(res["per_artefact"])

@@ -84,6 +84,17 @@ def _assess(args: argparse.Namespace) -> int:
     return 0 if all("error" not in r for r in results.values()) else 1
 
 
+def _common_config(args: argparse.Namespace) -> dict:
+    """Hyper-parameters every family takes from the command line."""
+    return {
+        "batch_size": args.batch_size,
+        "steps": args.steps,
+        "lr": args.lr,
+        "seed": args.seed,
+        "warmup_steps": args.warmup,
+    }
+
+
 def _train(args: argparse.Namespace) -> int:
     from monai_fiqa.engine import TrainConfig
     from monai_fiqa.engine.recipes import train_from_csvs
@@ -93,16 +104,7 @@ def _train(args: argparse.Namespace) -> int:
     if not args.csv:
         print("error: fthnet training needs --csv", file=sys.stderr)
         return 2
-    cfg = TrainConfig(
-        model=args.model,
-        img_size=args.img_size,
-        batch_size=args.batch_size,
-        steps=args.steps,
-        lr=args.lr,
-        seed=args.seed,
-        warmup_steps=args.warmup,
-        zoom_prob=args.zoom_prob,
-    )
+    cfg = TrainConfig(**_common_config(args), model=args.model, img_size=args.img_size, zoom_prob=args.zoom_prob)
     hist = train_from_csvs(
         args.csv,
         args.out,
@@ -124,16 +126,7 @@ def _train_mediqa(args: argparse.Namespace) -> int:
     from monai_fiqa.engine.mediqa_train import train_mediqa
 
     model = args.model if args.model != "fthnet_s" else "mediqa"
-    cfg = TrainConfig(
-        model=model,
-        img_size=192,
-        batch_size=args.batch_size,
-        steps=args.steps,
-        lr=args.lr,
-        seed=args.seed,
-        warmup_steps=args.warmup,
-        val_every=args.val_every,
-    )
+    cfg = TrainConfig(**_common_config(args), model=model, img_size=192, val_every=args.val_every)
     csv_path = args.csv[0] if args.csv else None
     hist = train_mediqa(
         args.out, cfg, args.stage, args.data, csv_path, args.val_data, args.resume, args.max_minutes, args.init

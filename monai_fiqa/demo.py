@@ -3,9 +3,9 @@
 It shows the data engine - a labelled synthetic set and a severity ladder of a real fundus photograph
 (scikit-image's ``retina.jpg``, CC0) with its pseudo-MOS, both as contact sheets - and, when the ``fundus_fthnet``
 bundle is installed, its score, grade and quality map of the photograph and its score on every rung of the ladder.
-With the ``ctmr_mediqa`` bundle it also scores real CT and MR slices that ship with pydicom (``CT_small.dcm``,
-``MR_small.dcm``) along dose and noise ladders, with the estimated dose fraction / SNR and a contact sheet of the
-quality maps.
+With the ``ctmr_mediqa`` bundle it also scores real CT and MR slices that ship with pydicom (a 512 px head CT,
+``J2K_pixelrep_mismatch.dcm``, and a 300 x 484 abdominal MR, ``examples_overlay.dcm``) along dose and noise
+ladders, with the estimated dose fraction / SNR and a contact sheet of the quality maps.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _assess_ctmr(root: Path) -> dict:
     import pydicom.data
 
     from monai_fiqa.api import available_bundles, load
-    from monai_fiqa.engine.volume_batch import slice_montage
+    from monai_fiqa.engine.volume_batch import slice_overlays
     from monai_fiqa.io.volumes import Volume, read_volume
     from monai_fiqa.synth.ctmr_artefacts import degrade_slab
 
@@ -92,7 +92,8 @@ def _assess_ctmr(root: Path) -> dict:
     assessor = load("ctmr_mediqa")
     table: dict[str, list[dict]] = {}
     tiles, caps = [], []
-    for name, artefact, key in (("CT_small.dcm", "ct_dose", "dose fraction"), ("MR_small.dcm", "mr_noise", "SNR")):
+    pairs = (("J2K_pixelrep_mismatch.dcm", "ct_dose", "dose fraction"), ("examples_overlay.dcm", "mr_noise", "SNR"))
+    for name, artefact, key in pairs:
         vol = read_volume(pydicom.data.get_testdata_file(name))
         for s in (0.0, 0.5, 1.0):
             arr = degrade_slab(vol.array, vol.spacing, {artefact: s}, np.random.default_rng(0))[:, :, None]
@@ -102,8 +103,8 @@ def _assess_ctmr(root: Path) -> dict:
             table.setdefault(f"{name} {artefact}", []).append(
                 {"severity": s, "score": round(r.score, 1), "grade": r.grade, f"estimated {key}": est}
             )
-            tiles.append(slice_montage(v, r))
-            caps.append(f"{name} {artefact} s={s:.1f}: {r.score:.0f} {r.grade}")
+            tiles.append(slice_overlays(v, r)[0][0])
+            caps.append(f"{artefact} s={s:.1f}\nscore {r.score:.0f} {r.grade}")
     sheet = save_png(
         contact_sheet(tiles, caps, cols=3, tile=256, title="MedIQA on pydicom CT/MR slices"), root / "ctmr_ladder.png"
     )

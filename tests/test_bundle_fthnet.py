@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ from monai_fiqa.demo import retina_path
 from monai_fiqa.synth.anatomy import fov_mask
 from monai_fiqa.synth.degrade import DEGRADATIONS, apply_degradation
 from tests.conftest import load_drive
+from tests.helpers import bundle_checks, bundle_run
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "fundus_fthnet"
 pytestmark = pytest.mark.skipif(not (BUNDLE / "models" / "model.pt").is_file(), reason="bundle weights not present")
@@ -45,51 +43,10 @@ def test_heavily_degraded_photograph_grades_reject(assessor, drive_test_images, 
 
 
 def test_bundle_checks_and_folder_run(tmp_path):
-    py = sys.executable
-    cfg = ["--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json"]
-    run = dict(cwd=BUNDLE, capture_output=True, text=True, timeout=300)
-    out = subprocess.run([py, "-m", "monai.bundle", "verify_net_in_out", "network_def", *cfg], **run)
-    assert out.returncode == 0, out.stderr[-2000:]
-    ts = tmp_path / "model.ts"
-    out = subprocess.run(
-        [
-            py,
-            "-m",
-            "monai.bundle",
-            "ckpt_export",
-            "network_def",
-            "--filepath",
-            str(ts),
-            *cfg,
-            "--ckpt_file",
-            "models/model.pt",
-            "--use_trace",
-            "True",
-            "--input_shape",
-            "[1, 3, 384, 384]",
-        ],
-        **run,
-    )
-    assert out.returncode == 0 and ts.is_file(), out.stderr[-2000:]
+    bundle_checks(BUNDLE, tmp_path, "[1, 3, 384, 384]")
     images = tmp_path / "in"
     images.mkdir()
     Image.open(retina_path()).resize((512, 512)).save(images / "retina.png")
-    out = subprocess.run(
-        [
-            py,
-            "-m",
-            "monai.bundle",
-            "run",
-            "--config_file",
-            "configs/inference.json",
-            "--dataset_dir",
-            str(images),
-            "--output_dir",
-            str(tmp_path / "out"),
-        ],
-        **run,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    res = bundle_run(BUNDLE, images, tmp_path / "out")
     assert res["retina.png"]["grade"] == "good"
     assert fov_mask(np.asarray(Image.open(tmp_path / "out" / "maps" / "retina_overlay.png"))).any()

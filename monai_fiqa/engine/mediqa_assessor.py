@@ -1,9 +1,9 @@
 """``assess`` for CT/MR (MedIQA): prompts from headers, salient slices, fused score, volume map, physical parameters.
 
-Flow: read and validate the volume -> prompt from headers (+ user overrides) -> if the modality is unknown, ask the
-network's modality head under both CT and MR preprocessing and keep the self-consistent answer -> pick 7 salient
-slices (2D input: the slice itself) -> score them in one batch -> fuse by saliency x evidence -> per-slice patch
-maps interpolated along z make the volume map -> severities mapped to physical parameters.
+Flow: read and validate the volume -> prompt from headers (+ user overrides) -> if the modality is unknown, predict
+it (HU air values mean CT, otherwise the network's modality head decides on the MR-prepared slice) -> pick 7
+salient slices (2D input: the slice itself) -> score them in one batch -> fuse by saliency x evidence -> per-slice
+patch maps interpolated along z make the volume map -> severities mapped to physical parameters.
 
 Nothing is silently scored: a volume that cannot be read raises :class:`~monai_fiqa.io.volumes.VolumeReadError`;
 a prompt that contradicts the pixels (e.g. a CT given an MR prompt) or a near-empty slice set is scored but flagged
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from monai_fiqa.api import QualityResult
 from monai_fiqa.io.volumes import Volume, check_volume, read_volume
-from monai_fiqa.networks.mediqa import PREDICTED_ANATOMIES, PREDICTED_MODALITIES, MedIQA
+from monai_fiqa.networks.mediqa import PREDICTED_ANATOMIES, MedIQA
 from monai_fiqa.synth.ctmr_artefacts import ARTEFACT_NAMES, ARTEFACTS, artefacts_for, severity_to_physical
 from monai_fiqa.synth.pseudo_mos import grade_from_score
 from monai_fiqa.transforms.ctmr import INPUT_SIZE, prepare_slice
@@ -31,7 +31,7 @@ from monai_fiqa.transforms.slices import evenly_spaced, fuse_slice_scores, selec
 __all__ = ["CTMR_GRADE_THRESHOLDS", "MedIQAAssessor"]
 
 CTMR_GRADE_THRESHOLDS = {"good": 75.0, "usable": 45.0}
-_MISMATCH_P = 0.9  # modality head probability above which a contradicting prompt is flagged
+_MISMATCH_P = 0.9  # modality head probability above which a contradicting CT prompt is flagged
 _MIN_SALIENCY = 0.05  # bits x fraction: below this the selected slices hold almost no anatomy
 
 
@@ -75,26 +75,36 @@ class MedIQAAssessor:
         batch = [prepare_slice(vol.array[:, :, int(z)], modality, None, self.img_size) for z in slices]
         return torch.from_numpy(np.stack(batch)).to(self.device)
 
-    @torch.no_grad()
-    def _predict_modality(self, vol: Volume) -> tuple[str, float]:
-        """No header modality: prepare the middle slice as CT and as MR and keep the self-consistent answer."""
-        z = np.array([vol.array.shape[2] // 2])
-        probs = {}
-        for i, m in enumerate(PREDICTED_MODALITIES):
-            probs[m] = float(self.net.forward_all(self._inputs(vol, m, z)).modality_logits.softmax(1)[0, i])
-        best = max(probs, key=probs.__getitem__)
-        return best, probs[best]
-
     @staticmethod
-    def _mismatch(modality: str, modality_logits: torch.Tensor) -> list[str]:
-        """A warning when the prompt-free modality head contradicts the (header or user) modality."""
-        probs = dict(zip(PREDICTED_MODALITIES, modality_logits.softmax(1).mean(0).tolist(), strict=True))
-        other = "MR" if modality == "CT" else "CT"
-        if probs[other] > _MISMATCH_P:
-            return [
-                f"the prompt says {modality} but the image looks like {other} (p={probs[other]:.2f}); "
-                "check the series or override the modality"
-            ]
+    def _has_hu_air(vol: Volume) -> bool:
+        """Values below -500 in over 1 % of voxels: air in Hounsfield units, impossible in an MR magnitude image."""
+        return float((vol.array < -500.0).mean()) > 0.01
+
+    @torch.no_grad()
+    def _p_ct(self, vol: Volume) -> float:
+        """The modality head's p(CT) on the middle slice prepared as MR (scaled to its own percentile).
+
+        Prepared with CT windows, any slice looks like CT to the head (measured), so only this route is asked.
+        """
+        z = np.array([vol.array.shape[2] // 2])
+        return float(self.net.forward_all(self._inputs(vol, "MR", z)).modality_logits.softmax(1)[0, 0])
+
+    def _predict_modality(self, vol: Volume) -> tuple[str, str]:
+        """No header modality: HU air means CT; otherwise the modality head decides (see :meth:`_p_ct`)."""
+        if self._has_hu_air(vol):
+            return "CT", "predicted (HU air values present)"
+        p_ct = self._p_ct(vol)
+        return ("CT", f"predicted (p={p_ct:.2f})") if p_ct > 0.5 else ("MR", f"predicted (p={1.0 - p_ct:.2f})")
+
+    def _mismatch(self, vol: Volume, modality: str) -> list[str]:
+        """A warning when the pixels contradict the (header or user) modality."""
+        hint = "check the series or override the modality"
+        if modality == "MR" and self._has_hu_air(vol):
+            return [f"the prompt says MR but the image looks like CT (HU air values below -500); {hint}"]
+        if modality == "CT" and not self._has_hu_air(vol):
+            p_mr = 1.0 - self._p_ct(vol)
+            if p_mr > _MISMATCH_P:
+                return [f"the prompt says CT but the image looks like MR (p={p_mr:.2f}); {hint}"]
         return []
 
     def _volume_map(self, patch_maps: np.ndarray, slices: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
@@ -141,9 +151,9 @@ class MedIQAAssessor:
         resolved = header_prompt.with_overrides(prompt)
         source: dict[str, str] = {}
         if resolved.modality == "unknown":
-            predicted, p = self._predict_modality(vol)
+            predicted, how = self._predict_modality(vol)
             resolved = replace(resolved, modality=predicted)
-            source["modality"] = f"predicted (p={p:.2f})"
+            source["modality"] = how
         modality = resolved.modality
         warnings: list[str] = []
         saliency = slice_saliency(vol.array, modality)
@@ -160,7 +170,7 @@ class MedIQAAssessor:
         with torch.no_grad():
             out = self.net.forward_all(xin, ids)
         if "modality" not in source:
-            warnings += self._mismatch(modality, out.modality_logits)
+            warnings += self._mismatch(vol, modality)
         slice_scores = out.score.cpu().numpy()
         confidence = out.patch_weights.mean(dim=(1, 2)).cpu().numpy()
         score = fuse_slice_scores(slice_scores, saliency[slices], confidence)

@@ -20,7 +20,7 @@ from monai_fiqa.api import QualityResult
 from monai_fiqa.io.volumes import Volume, VolumeReadError, read_volume
 from monai_fiqa.viz import contact_sheet, overlay_map, save_png
 
-__all__ = ["assess_volume_folder", "evaluate_score_csv", "find_series", "slice_montage"]
+__all__ = ["assess_volume_folder", "evaluate_score_csv", "find_series", "slice_montage", "slice_overlays"]
 
 
 def find_series(folder: str | Path) -> dict[str, list[Path] | Path]:
@@ -55,15 +55,21 @@ def _display(vol: Volume, z: int, modality: str) -> np.ndarray:
     return np.repeat((img * 255).astype(np.uint8)[:, :, None], 3, axis=2)
 
 
-def slice_montage(vol: Volume, result: QualityResult) -> np.ndarray:
-    """RGB montage of the scored slices, each with its quality map overlaid and its score as a caption."""
+def slice_overlays(vol: Volume, result: QualityResult) -> list[tuple[np.ndarray, str]]:
+    """(RGB tile, caption) for each scored slice: the slice (CT soft-tissue window) with its quality map over it."""
     modality = result.params["prompt"]["modality"]
-    tiles, captions = [], []
+    out = []
     for z, s in zip(result.params["slices"], result.params["slice_scores"], strict=True):
         img = _display(vol, z, modality)
-        tiles.append(overlay_map(img, result.quality_map[:, :, z]) if result.quality_map is not None else img)
-        captions.append(f"slice {z}: {s:.0f}")
-    return contact_sheet(tiles, captions, tile=256)
+        tile = overlay_map(img, result.quality_map[:, :, z]) if result.quality_map is not None else img
+        out.append((tile, f"slice {z}: {s:.0f}"))
+    return out
+
+
+def slice_montage(vol: Volume, result: QualityResult) -> np.ndarray:
+    """RGB montage of the scored slices, each with its quality map overlaid and its score as a caption."""
+    tiles = slice_overlays(vol, result)
+    return contact_sheet([t for t, _ in tiles], [c for _, c in tiles], cols=len(tiles), tile=256)
 
 
 def assess_volume_folder(assessor: Any, input_dir: str | Path, output_dir: str | Path, montages: bool = True) -> Path:
