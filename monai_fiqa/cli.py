@@ -26,7 +26,9 @@ def _synth(args: argparse.Namespace) -> int:
 def _synth_ctmr(args: argparse.Namespace) -> int:
     from monai_fiqa.synth.ctmr_build import build_ctmr_set
 
-    out = build_ctmr_set(args.out, args.n, args.seed, args.volumes, size=args.size, workers=args.workers)
+    out = build_ctmr_set(
+        args.out, args.n, args.seed, args.volumes, size=args.size, workers=args.workers, rescale_prob=args.rescale_prob
+    )
     print(f"wrote {args.n} CT/MR samples to {out}")
     return 0
 
@@ -164,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--size", type=int, default=192, help="network grid")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--workers", type=int, default=2)
+    c.add_argument("--rescale-prob", type=float, default=0.0, help="share resampled to a 48-320 px matrix first")
     c.set_defaults(func=_synth_ctmr)
     d = sub.add_parser("demo", help="run the demo on sample data shipped with the packages")
     d.add_argument("--out", default="demo_out")

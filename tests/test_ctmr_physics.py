@@ -152,3 +152,11 @@ def test_pseudo_score_falls_along_every_ladder(source: tuple[str, str]) -> None:
         assert scores[0] == pytest.approx(100.0, abs=0.5), artefact
         assert all(a >= b - 0.5 for a, b in zip(scores, scores[1:], strict=False)), f"{artefact}: {scores}"
         assert scores[-1] < 95.0, f"{artefact}: {scores}"
+
+
+def test_rescaled_sources_make_small_matrix_samples() -> None:
+    src = phantom_source(31, "MR")
+    z = int(src.slices[len(src.slices) // 2])
+    sample = make_sample(src, np.random.default_rng(4), {"mr_noise": 0.5}, z=z, size=64, rescale_prob=1.0)
+    assert sample["image"].shape == (2, 64, 64) and np.isfinite(sample["image"]).all()
+    assert 0.0 <= sample["score"] < 100.0

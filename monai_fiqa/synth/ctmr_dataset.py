@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.metrics import structural_similarity
+from skimage.transform import resize
 
 from monai_fiqa.io.volumes import read_volume
 from monai_fiqa.synth.ctmr_artefacts import ARTEFACT_NAMES, artefacts_for, degrade_slab
@@ -88,12 +89,21 @@ def fidelity_score(clean: np.ndarray, degraded: np.ndarray, mask: np.ndarray) ->
     return 100.0 * float(np.clip(ssim, 0.0, 1.0)) ** 2
 
 
+def _rescale(slab: np.ndarray, spacing: tuple[float, float, float], side: float) -> tuple[np.ndarray, tuple]:
+    """Resample a slab in-plane so that its longer side is ``side`` px (anti-aliased); spacing follows."""
+    f = side / max(slab.shape[:2])
+    shape = (max(16, round(slab.shape[0] * f)), max(16, round(slab.shape[1] * f)), slab.shape[2])
+    out = resize(slab, shape, order=1, anti_aliasing=f < 1, preserve_range=True).astype(np.float32)
+    return out, (spacing[0] * slab.shape[0] / shape[0], spacing[1] * slab.shape[1] / shape[1], spacing[2])
+
+
 def make_sample(
     src: CTMRSource,
     rng: np.random.Generator,
     severities: dict[str, float] | None = None,
     z: int | None = None,
     size: int = INPUT_SIZE,
+    rescale_prob: float = 0.0,
 ) -> dict[str, np.ndarray | float]:
     """One simulated acquisition of one slice.
 
@@ -103,6 +113,8 @@ def make_sample(
         severities: artefact -> severity; drawn at random (0-2 artefacts of the modality) when None.
         z: slice index (random foreground slice when None).
         size: network grid.
+        rescale_prob: probability of resampling the slab in-plane first, to a matrix of 48-320 px (log-uniform),
+            so that the physics also acts on small/low-resolution acquisitions (e.g. a 64 x 64 MR).
 
     Returns:
         dict with ``image`` (2, size, size) float32, ``score``, ``severity``, ``severity_mask``, ``prompt`` ids.
@@ -114,13 +126,16 @@ def make_sample(
     # keep the slice of interest in the middle of the slab
     pad_lo, pad_hi = 4 - (z - lo), 4 - (hi - 1 - z)
     slab = np.pad(slab, ((0, 0), (0, 0), (pad_lo, pad_hi)), mode="edge")
+    spacing = src.spacing
+    if rescale_prob > 0 and rng.uniform() < rescale_prob:
+        slab, spacing = _rescale(slab, spacing, float(np.exp(rng.uniform(np.log(48), np.log(320)))))
     if severities is None:
         names = artefacts_for(modality, has_z=src.volume.shape[2] > 1)
         n = int(rng.choice(3, p=_N_ARTEFACTS_P))
         chosen = rng.choice(names, size=n, replace=False) if n else []
         severities = {str(a): float(rng.uniform(0.05, 1.0)) for a in chosen}
     clean = slab[:, :, 4]
-    degraded = degrade_slab(slab, src.spacing, severities, rng)
+    degraded = degrade_slab(slab, spacing, severities, rng)
     scale = None if modality == "CT" else intensity_scale(clean)
     ref = prepare_slice(clean, modality, scale, size)[0]
     seen_on_ref_scale = prepare_slice(degraded, modality, scale, size)[0]
