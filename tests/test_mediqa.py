@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import nibabel as nib
 import numpy as np
 import pydicom.data as pdd
 import pytest
@@ -138,3 +139,24 @@ def test_two_stage_training_cli(tmp_path) -> None:
     assert hist["val"] and "score_srcc" in hist["val"][-1]
     state = torch.load(down / "best_model.pt", weights_only=True)
     create_model("mediqa_tiny").load_state_dict(state)
+
+
+def test_expert_score_csv_for_fine_tuning_and_evaluation(tmp_path, tiny_assessor: MedIQAAssessor) -> None:
+    from monai_fiqa.data.quality_csv import read_score_csv
+    from monai_fiqa.engine.mediqa_train import slice_set_from_csv
+    from monai_fiqa.engine.volume_batch import evaluate_score_csv
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        arr = (rng.normal(100, 20 * (i + 1), (48, 48, 5))).clip(0).astype(np.float32)
+        nib.save(nib.Nifti1Image(arr, np.eye(4)), tmp_path / f"v{i}.nii.gz")
+    csv_path = tmp_path / "scores.csv"
+    csv_path.write_text("Path,Score,Modality\nv0.nii.gz,90,MR\nv1.nii.gz,60,MR\nv2.nii.gz,30,MR\n")
+    rows = read_score_csv(csv_path)
+    assert [r.score for r in rows] == [90.0, 60.0, 30.0] and rows[0].path == tmp_path / "v0.nii.gz"
+    assert rows[0].prompt == {"modality": "MR"}
+    data = slice_set_from_csv(csv_path, size=64)
+    assert len(data) == 15 and set(data.score.tolist()) == {90.0, 60.0, 30.0}
+    assert (data.prompt[:, 1] == 2).all()  # MR from the CSV column
+    metrics = evaluate_score_csv(tiny_assessor, csv_path)
+    assert metrics["n"] == 3 and not metrics["errors"] and -1.0 <= metrics["srcc"] <= 1.0

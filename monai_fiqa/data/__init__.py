@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from monai_fiqa.data.quality_csv import EYEQ_LEVEL_MOS, QualityRecord, read_quality_csv, split_by_source
+from monai_fiqa.data.quality_csv import (
+    EYEQ_LEVEL_MOS,
+    QualityRecord,
+    ScoreRow,
+    read_quality_csv,
+    read_score_csv,
+    split_by_source,
+)
 
-__all__ = ["EYEQ_LEVEL_MOS", "QualityRecord", "read_quality_csv", "split_by_source"]
+__all__ = ["EYEQ_LEVEL_MOS", "QualityRecord", "ScoreRow", "read_quality_csv", "read_score_csv", "split_by_source"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["EYEQ_LEVEL_MOS", "QualityRecord", "read_quality_csv", "split_by_source"]
+__all__ = ["EYEQ_LEVEL_MOS", "QualityRecord", "ScoreRow", "read_quality_csv", "read_score_csv", "split_by_source"]
 
 _PATH_COLS = ("image", "path", "filename", "file", "image_path")
 _MOS_COLS = ("mos", "score", "MOS", "quality")
@@ -96,3 +96,28 @@ def split_by_source(
         {sources[j] for j in order[int(round(a)) : int(round(b))]} for a, b in zip(bounds[:-1], bounds[1:], strict=True)
     ]
     return [[r for r in records if r.source in g] for g in groups]
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One row of a CT/MR expert-score CSV: the series, its score, and prompt overrides from the row."""
+
+    path: Path
+    score: float
+    prompt: dict[str, str]
+
+
+def read_score_csv(csv_path: str | Path) -> list[ScoreRow]:
+    """Read ``path, score[, modality, anatomy]`` (header names case-insensitive; ``image`` also names the path).
+
+    Relative paths are resolved against the CSV's folder; ``modality``/``anatomy`` cells become prompt overrides.
+    """
+    root = Path(csv_path).parent
+    rows = []
+    with open(csv_path, newline="") as fh:
+        for raw in csv.DictReader(fh):
+            row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+            path = Path(row.get("path") or row.get("image") or "")
+            prompt = {k: row[k] for k in ("modality", "anatomy") if row.get(k)}
+            rows.append(ScoreRow(path if path.is_absolute() else root / path, float(row["score"]), prompt))
+    return rows

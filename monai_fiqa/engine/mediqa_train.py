@@ -172,30 +172,24 @@ def slice_set_from_csv(csv_path: str | Path, n_slices: int = 7, size: int = 192)
     scores, so this is its natural fine-tuning target).  Relative paths are resolved against the CSV's folder.  A
     ``modality`` column (CT/MR) is required where the headers do not say it (e.g. NIfTI).
     """
-    import csv
-
+    from monai_fiqa.data.quality_csv import read_score_csv
     from monai_fiqa.io.volumes import read_volume
     from monai_fiqa.transforms.ctmr import prepare_slice
     from monai_fiqa.transforms.prompts import prompt_from_meta
     from monai_fiqa.transforms.slices import select_salient_slices, slice_saliency
 
-    root = Path(csv_path).parent
     images, prompts, scores = [], [], []
-    with open(csv_path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
-            path = Path(row.get("path") or row.get("image") or "")
-            vol = read_volume(path if path.is_absolute() else root / path)
-            overrides = {k: row[k] for k in ("modality", "anatomy") if row.get(k)}
-            prompt = prompt_from_meta(vol.meta, vol.is_3d).with_overrides(overrides)
-            if prompt.modality == "unknown":
-                raise ValueError(f"{path}: modality unknown; add a modality column (CT or MR)")
-            sal = slice_saliency(vol.array, prompt.modality)
-            chosen = select_salient_slices(sal, n_slices) if vol.is_3d else np.array([0])
-            for z in chosen:
-                images.append(prepare_slice(vol.array[:, :, int(z)], prompt.modality, None, size))
-                prompts.append(prompt.ids())
-                scores.append(float(row["score"]))
+    for row in read_score_csv(csv_path):
+        vol = read_volume(row.path)
+        prompt = prompt_from_meta(vol.meta, vol.is_3d).with_overrides(row.prompt)
+        if prompt.modality == "unknown":
+            raise ValueError(f"{row.path}: modality unknown; add a modality column (CT or MR)")
+        sal = slice_saliency(vol.array, prompt.modality)
+        chosen = select_salient_slices(sal, n_slices) if vol.is_3d else np.array([0])
+        for z in chosen:
+            images.append(prepare_slice(vol.array[:, :, int(z)], prompt.modality, None, size))
+            prompts.append(prompt.ids())
+            scores.append(row.score)
     if not images:
         raise ValueError(f"{csv_path}: no rows")
     n = len(images)

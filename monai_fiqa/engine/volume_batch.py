@@ -112,24 +112,19 @@ def evaluate_score_csv(assessor: Any, csv_path: str | Path, output: str | Path |
 
     Relative paths are resolved against the CSV's folder; ``modality``/``anatomy`` columns become prompt overrides.
     """
+    from monai_fiqa.data.quality_csv import read_score_csv
     from monai_fiqa.metrics.functional import grade_accuracy, krcc, plcc, rmse, srcc
     from monai_fiqa.synth.pseudo_mos import grade_from_score
 
-    root = Path(csv_path).parent
     pred, target, errors = [], [], {}
-    with open(csv_path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
-            path = Path(row.get("path") or row.get("image") or "")
-            path = path if path.is_absolute() else root / path
-            prompt = {k: row[k] for k in ("modality", "anatomy") if row.get(k)}
-            try:
-                r = assessor.assess(path, prompt=prompt or None, quality_map=False)
-            except (VolumeReadError, ValueError) as exc:
-                errors[str(path)] = str(exc)
-                continue
-            pred.append(r.score)
-            target.append(float(row["score"]))
+    for row in read_score_csv(csv_path):
+        try:
+            r = assessor.assess(row.path, prompt=row.prompt or None, quality_map=False)
+        except (VolumeReadError, ValueError) as exc:
+            errors[str(row.path)] = str(exc)
+            continue
+        pred.append(r.score)
+        target.append(row.score)
     p, t = np.asarray(pred), np.asarray(target)
     th = assessor.thresholds
     metrics: dict[str, Any] = {"n": len(p), "errors": errors}
