@@ -15,7 +15,15 @@ import nibabel as nib
 import numpy as np
 import pydicom
 
-__all__ = ["PROMPT_KEYWORDS", "Volume", "VolumeReadError", "check_volume", "read_volume"]
+__all__ = [
+    "PROMPT_KEYWORDS",
+    "Volume",
+    "VolumeReadError",
+    "check_volume",
+    "read_volume",
+    "slice_order",
+    "volume_from_datasets",
+]
 
 PROMPT_KEYWORDS = (
     "Modality",
@@ -124,6 +132,39 @@ def _read_dicom_files(files: list[Path]) -> Volume:
             datasets.append(pydicom.dcmread(f))
         except Exception as exc:  # corrupt or non-DICOM file
             raise VolumeReadError(f"{f.name}: not readable as DICOM ({exc})") from exc
+    return volume_from_datasets(datasets)[0]
+
+
+def _positions(datasets: list[pydicom.Dataset]) -> np.ndarray:
+    """Each slice's position along the normal of the first slice's orientation (mm)."""
+    orient = np.reshape(np.asarray(datasets[0].get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0]), float), (2, 3))
+    normal = np.cross(*orient)
+    return np.array(
+        [
+            float(np.dot(normal, np.asarray(d.get("ImagePositionPatient", [0, 0, i]), float)))
+            for i, d in enumerate(datasets)
+        ]
+    )
+
+
+def slice_order(datasets: list[pydicom.Dataset]) -> list[int]:
+    """Indices of ``datasets`` sorted along the slice normal (ImagePositionPatient), the volume's z order."""
+    return (
+        [int(i) for i in np.argsort(_positions(datasets), kind="stable")] if len(datasets) > 1 else [0] * len(datasets)
+    )
+
+
+def volume_from_datasets(datasets: list[pydicom.Dataset]) -> tuple[Volume, list[pydicom.Dataset]]:
+    """Build a checked volume from the in-memory datasets of one series.
+
+    Returns:
+        The volume and the datasets that hold its slices in z order (``volume.array[..., k]`` comes from the k-th),
+        so that writers can put a per-slice result back on the right source instance.  For a multi-frame
+        instance the list holds that one dataset.
+
+    Raises:
+        VolumeReadError: no pixel data, mixed series, slices of different sizes, or a volume that fails the checks.
+    """
     datasets = [d for d in datasets if "PixelData" in d]
     if not datasets:
         raise VolumeReadError("no DICOM file with pixel data")
@@ -132,22 +173,14 @@ def _read_dicom_files(files: list[Path]) -> Volume:
     if len(datasets) == 1:
         arr = _dicom_pixels(datasets[0])
         arr = arr[:, :, None] if arr.ndim == 2 else arr
-        return Volume(arr, _spacing(datasets[0], None), _meta(datasets[0]), "dicom")
-    normal = np.cross(
-        *np.reshape(np.asarray(datasets[0].get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0]), float), (2, 3))
-    )
-    pos = [
-        float(np.dot(normal, np.asarray(d.get("ImagePositionPatient", [0, 0, i]), float)))
-        for i, d in enumerate(datasets)
-    ]
-    order = np.argsort(pos)
-    slices = [_dicom_pixels(datasets[i]) for i in order]
+        return check_volume(Volume(arr, _spacing(datasets[0], None), _meta(datasets[0]), "dicom")), datasets
+    ordered = [datasets[i] for i in slice_order(datasets)]
+    slices = [_dicom_pixels(d) for d in ordered]
     if len({s.shape for s in slices}) > 1:
         raise VolumeReadError("slices of the series differ in size")
-    dz = float(np.median(np.diff(np.sort(pos)))) if len(pos) > 1 else None
-    return Volume(
-        np.stack(slices, -1), _spacing(datasets[order[0]], abs(dz) if dz else None), _meta(datasets[0]), "dicom"
-    )
+    dz = float(np.median(np.diff(_positions(ordered))))
+    vol = Volume(np.stack(slices, -1), _spacing(ordered[0], abs(dz) if dz else None), _meta(ordered[0]), "dicom")
+    return check_volume(vol), ordered
 
 
 def _read_nifti(path: Path) -> Volume:
@@ -190,7 +223,7 @@ def read_volume(
         vol = Volume(arr[:, :, None] if arr.ndim == 2 else arr, tuple(map(float, spacing)), {}, "array")  # type: ignore[arg-type]
         return check_volume(vol)
     if isinstance(src, list):
-        return check_volume(_read_dicom_files([Path(p) for p in src]))
+        return _read_dicom_files([Path(p) for p in src])
     path = Path(src)
     if not path.exists():
         raise VolumeReadError(f"{path} does not exist")
@@ -198,7 +231,7 @@ def read_volume(
         files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         if not files:
             raise VolumeReadError(f"{path} is an empty folder")
-        return check_volume(_read_dicom_files(files))
+        return _read_dicom_files(files)
     if path.name.endswith((".nii", ".nii.gz")):
         return check_volume(_read_nifti(path))
-    return check_volume(_read_dicom_files([path]))
+    return _read_dicom_files([path])

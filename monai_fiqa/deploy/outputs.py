@@ -1,0 +1,67 @@
+"""Files written for one model run on one item.
+
+For a DICOM source: ``dicom/<item>/<bundle>_SR.dcm`` (always), ``<bundle>_SEG.dcm`` (when the model gives a map)
+and ``<bundle>_SC.dcm`` (the preview picture); for every source a PNG preview in ``previews/`` (fundus: the map over
+the photograph; CT/MR: the scored slices with their maps).  NIfTI inputs also get the quality map as NIfTI on the
+input's affine.  Loose photographs and NIfTI volumes get no DICOM objects: there is no patient or study identity to
+copy, and the writers never invent one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from monai_fiqa.deploy.pipeline import ModelRun, WorkItem
+from monai_fiqa.engine.volume_batch import slice_montage
+from monai_fiqa.io.dicom_writers import WriterIdentity, quality_sc, quality_seg, quality_sr
+from monai_fiqa.viz import contact_sheet, overlay_map, save_png
+
+__all__ = ["preview_picture", "write_run_outputs"]
+
+
+def preview_picture(item: WorkItem, run: ModelRun) -> np.ndarray:
+    """The picture a person looks at first: map over the photograph, or the montage of scored slices."""
+    r = run.result
+    assert r is not None
+    caption = f"{run.bundle}: {r.score:.0f} / 100, {r.grade}"
+    if item.family == "fundus":
+        assert item.image is not None
+        over = overlay_map(item.image, r.quality_map) if r.quality_map is not None else item.image
+        return contact_sheet([item.image, over], ["source", caption], cols=2, tile=384)
+    assert item.volume is not None
+    return slice_montage(item.volume, r)
+
+
+def write_run_outputs(item: WorkItem, run: ModelRun, out: Path) -> None:
+    """Write the run's outputs under ``out`` and record their paths (relative to ``out``) on ``run``."""
+    r = run.result
+    assert r is not None
+    picture = preview_picture(item, run)
+    preview = save_png(picture, out / "previews" / f"{item.slug}__{run.bundle}.png")
+    run.preview = str(preview.relative_to(out))
+    written: list[Path] = [preview]
+    if item.kind == "dicom":
+        folder = out / "dicom" / item.slug
+        folder.mkdir(parents=True, exist_ok=True)
+        who = WriterIdentity(run.bundle, run.version)
+        slices = r.params.get("slices")
+        scored = [item.sources[z] for z in slices] if slices and len(item.sources) > 1 else None
+        objects = {"SR": quality_sr(item.sources, r, who, scored=scored)}
+        if r.quality_map is not None:
+            objects["SEG"] = quality_seg(item.sources, r.quality_map, who)
+        title = "Quality map overlay" if item.family == "fundus" else "Quality montage"
+        objects["SC"] = quality_sc(item.sources[0], picture, who, f"{title} ({run.bundle})")
+        for kind, ds in objects.items():
+            path = folder / f"{run.bundle}_{kind}.dcm"
+            ds.save_as(path, enforce_file_format=True)
+            written.append(path)
+    elif item.kind == "nifti" and r.quality_map is not None:
+        img = nib.load(str(item.path))
+        path = out / "maps" / f"{item.slug}__{run.bundle}_quality.nii.gz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nib.save(nib.Nifti1Image(r.quality_map.astype(np.float32), img.affine), str(path))
+        written.append(path)
+    run.outputs = [str(p.relative_to(out)) for p in written]

@@ -1,0 +1,267 @@
+"""The steps of the quality application, as plain functions on :class:`WorkItem` objects.
+
+Why plain functions: the MONAI Deploy operators (``monai_fiqa.deploy.operators``) are thin wrappers that call these,
+so every step is testable without the SDK and the same code runs in a MAP container.  A work item is one DICOM
+series, one photograph or one NIfTI volume.  Each step fills in its part or records why it could not; an item with
+an error passes through the later steps untouched and ends in the run report - a failure never stops the others.
+
+Routing (:func:`route`): colour single-frame images of modality OP/XC/SC/OT and loose photographs -> ``fundus``;
+monochrome CT/MR series and NIfTI volumes -> ``ctmr``; anything else (waveforms, structured reports, other
+modalities) is reported as unsupported.  Each family lists the bundles that serve it (:data:`FAMILY_BUNDLES`); every
+installed one is run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+
+from monai_fiqa.api import BundleNotFoundError, QualityResult, available_bundles, load
+from monai_fiqa.io.images import ImageReadError, read_rgb, to_rgb_uint8
+from monai_fiqa.io.volumes import Volume, VolumeReadError, read_volume, volume_from_datasets
+
+__all__ = [
+    "FAMILY_BUNDLES",
+    "FUNDUS_MODALITIES",
+    "ModelPool",
+    "ModelRun",
+    "WorkItem",
+    "assess_item",
+    "dicom_items",
+    "file_items",
+    "load_item",
+    "route",
+    "write_item",
+]
+
+FAMILY_BUNDLES = {"fundus": ("fundus_fthnet", "fundus_efiqa"), "ctmr": ("ctmr_mediqa",)}
+FUNDUS_MODALITIES = ("OP", "XC", "SC", "OT")
+_BAD_INPUT = (ImageReadError, VolumeReadError, ValueError)
+
+
+@dataclass
+class ModelRun:
+    """One bundle's result on one item and the files written from it."""
+
+    bundle: str
+    version: str
+    result: QualityResult | None = None
+    error: str | None = None
+    outputs: list[str] = field(default_factory=list)
+    preview: str | None = None  # PNG (overlay or montage), relative to the output folder
+    seconds: float = 0.0
+
+
+@dataclass
+class WorkItem:
+    """One series or file and everything learned about it.
+
+    Attributes:
+        key: what reports call it (modality, series number and description, or the file path; no patient data).
+        kind: "dicom", "photo" or "nifti".
+        datasets: the series' instances (DICOM).
+        path: the file (photo, NIfTI) or the series' first file.
+        modality: DICOM Modality, or what the file kind implies.
+        family: "fundus" or "ctmr" once routed; None when unsupported.
+        status: "pending", "done", "failed" or "unsupported".
+        error: why it failed or is unsupported.
+        image: loaded (H, W, 3) uint8 photograph (fundus).
+        volume: loaded volume (CT/MR); ``sources`` the instances in its z order.
+        runs: one :class:`ModelRun` per bundle.
+    """
+
+    key: str
+    kind: str
+    datasets: list[pydicom.Dataset] = field(default_factory=list)
+    path: Path | None = None
+    modality: str = ""
+    family: str | None = None
+    status: str = "pending"
+    error: str | None = None
+    image: np.ndarray | None = None
+    volume: Volume | None = None
+    sources: list[pydicom.Dataset] = field(default_factory=list)
+    runs: list[ModelRun] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def slug(self) -> str:
+        """A file-system-safe name for this item's outputs, unique within a run."""
+        base = re.sub(r"[^A-Za-z0-9]+", "_", self.key.split(" (")[0]).strip("_")[:48]
+        ident = self.datasets[0].get("SeriesInstanceUID", "") if self.datasets else str(self.path)
+        return f"{base}_{hashlib.sha1(str(ident).encode()).hexdigest()[:8]}"
+
+    def fail(self, status: str, reason: str) -> None:
+        self.status, self.error = status, reason
+
+    def summary(self) -> dict[str, Any]:
+        """JSON view for the run report."""
+        return {
+            "item": self.key,
+            "kind": self.kind,
+            "modality": self.modality,
+            "instances": len(self.datasets),
+            "route": self.family,
+            "status": self.status,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+            "models": [
+                {
+                    "bundle": r.bundle,
+                    "version": r.version,
+                    "error": r.error,
+                    "outputs": r.outputs,
+                    "preview": r.preview,
+                    "seconds": round(r.seconds, 3),
+                    **(r.result.to_dict() if r.result is not None else {}),
+                }
+                for r in self.runs
+            ],
+        }
+
+
+def _series_key(ds: pydicom.Dataset, n: int) -> str:
+    desc = str(ds.get("SeriesDescription", "") or "").strip()
+    key = f"{ds.get('Modality') or '?'} series {ds.get('SeriesNumber') or '?'}"
+    return f"{key} '{desc}' ({n} instances)" if desc else f"{key} ({n} instances)"
+
+
+def dicom_items(series: list[list[pydicom.Dataset]]) -> list[WorkItem]:
+    """One item per series (each a list of its instances)."""
+    return [
+        WorkItem(_series_key(sops[0], len(sops)), "dicom", list(sops), modality=str(sops[0].get("Modality", "")))
+        for sops in series
+        if sops
+    ]
+
+
+def file_items(photos: list[Path], volumes: list[Path], name: Any = str) -> list[WorkItem]:
+    """Items for loose photographs and NIfTI volumes; ``name`` maps a path to its report name."""
+    items = [WorkItem(name(p), "photo", path=p, modality="photo") for p in photos]
+    return items + [WorkItem(name(p), "nifti", path=p, modality="NIfTI") for p in volumes]
+
+
+def route(item: WorkItem) -> WorkItem:
+    """Decide the family from Modality, photometric interpretation and dimensionality (see the module docstring)."""
+    if item.kind == "photo":
+        item.family = "fundus"
+    elif item.kind == "nifti":
+        item.family = "ctmr"
+    else:
+        first = item.datasets[0]
+        sop = getattr(first.get("SOPClassUID"), "name", str(first.get("SOPClassUID", "unknown SOP class")))
+        samples = int(first.get("SamplesPerPixel", 1) or 1)
+        frames = int(first.get("NumberOfFrames", 1) or 1)
+        if not any("PixelData" in d for d in item.datasets):
+            item.fail("unsupported", f"{item.modality or 'no modality'} {sop}: no image to assess")
+        elif samples == 3 and item.modality in FUNDUS_MODALITIES and frames == 1 and len(item.datasets) == 1:
+            item.family = "fundus"
+        elif samples == 1 and item.modality in ("CT", "MR"):
+            item.family = "ctmr"
+        else:
+            what = f"{'colour' if samples == 3 else 'monochrome'} {item.modality or 'no modality'} ({sop})"
+            item.fail("unsupported", f"{what}: no model assesses this kind of image")
+    return item
+
+
+def load_item(item: WorkItem) -> WorkItem:
+    """Read the pixels: RGB photograph for fundus, checked volume (and z-ordered sources) for CT/MR."""
+    if item.status != "pending":
+        return item
+    try:
+        if item.family == "fundus":
+            if item.kind == "photo":
+                item.image, _ = read_rgb(item.path)  # type: ignore[arg-type]
+            else:
+                item.image, _ = to_rgb_uint8(item.datasets[0].pixel_array)
+                item.sources = item.datasets
+        elif item.kind == "nifti":
+            item.volume = read_volume(item.path)  # type: ignore[arg-type]
+        else:
+            item.volume, item.sources = volume_from_datasets(item.datasets)
+    except _BAD_INPUT as exc:
+        item.fail("failed", f"cannot read the image: {exc}")
+    except Exception as exc:  # pydicom decoders raise many types on damaged pixel data
+        item.fail("failed", f"cannot read the image ({type(exc).__name__}: {exc})")
+    return item
+
+
+class ModelPool:
+    """Bundles loaded once per run, by name; a bundle that is not installed is remembered as such."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+        self._models: dict[str, Any] = {}
+        self._missing: dict[str, str] = {}
+
+    def installed(self, family: str) -> list[str]:
+        have = available_bundles()
+        return [b for b in FAMILY_BUNDLES[family] if b in have]
+
+    def get(self, name: str) -> Any:
+        if name in self._missing:
+            raise BundleNotFoundError(self._missing[name])
+        if name not in self._models:
+            try:
+                self._models[name] = load(name, device=self.device)
+            except BundleNotFoundError as exc:
+                self._missing[name] = str(exc)
+                raise
+        return self._models[name]
+
+    @staticmethod
+    def version(name: str) -> str:
+        meta = available_bundles()[name] / "configs" / "metadata.json"
+        return str(json.loads(meta.read_text()).get("version", "unknown"))
+
+
+def assess_item(item: WorkItem, pool: ModelPool) -> WorkItem:
+    """Run every installed bundle of the item's family; the item fails if none is installed or all fail."""
+    if item.status != "pending":
+        return item
+    names = pool.installed(item.family or "")
+    if not names:
+        item.fail("failed", f"no trained {item.family} bundle is installed ({', '.join(FAMILY_BUNDLES[item.family])})")
+        return item
+    for name in names:
+        run = ModelRun(name, pool.version(name))
+        t0 = time.perf_counter()
+        try:
+            x = item.image if item.family == "fundus" else item.volume
+            run.result = pool.get(name).assess(x)
+        except _BAD_INPUT as exc:
+            run.error = str(exc)
+        run.seconds = time.perf_counter() - t0
+        item.runs.append(run)
+    if all(r.error for r in item.runs):
+        item.fail("failed", "; ".join(f"{r.bundle}: {r.error}" for r in item.runs))
+    return item
+
+
+def write_item(item: WorkItem, out: Path) -> WorkItem:
+    """Write each successful run's outputs (see :mod:`monai_fiqa.deploy.outputs`) and mark the item done."""
+    from monai_fiqa.deploy.outputs import write_run_outputs
+
+    if item.status != "pending":
+        return item
+    for run in item.runs:
+        if run.result is None:
+            continue
+        try:
+            write_run_outputs(item, run, out)
+        except Exception as exc:  # a writer failure is this item's failure, not the run's
+            run.error = f"writing outputs failed ({type(exc).__name__}: {exc})"
+    ok = [r for r in item.runs if r.result is not None and r.error is None]
+    if ok:
+        item.status = "done"
+    else:
+        item.fail("failed", "; ".join(f"{r.bundle}: {r.error}" for r in item.runs))
+    return item

@@ -1,0 +1,265 @@
+"""DICOM objects for a quality result, built with highdicom: SR (TID 1500), SEG (fractional) and Secondary Capture.
+
+Why these three: the SR carries the numbers a PACS, a worklist rule or an AI pipeline can query (score, grade,
+model, estimated acquisition parameters); the SEG puts the spatial quality map on the source geometry so that 3D
+Slicer or OHIF overlays it; the Secondary Capture is a picture any PACS viewer shows.  Patient and study identity
+are copied from the source instances by highdicom; every object gets a new series; nothing is invented.
+
+Codes: standard DCM/SCT codes where one fits (Image Quality, Image Quality Rating, Overall image quality
+evaluation, Good image quality, Insufficient quality for interpretation, Image quality analysis); the rest use the
+private coding scheme ``99FIQA`` (declared in each object's Coding Scheme Identification Sequence).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import highdicom as hd
+import numpy as np
+from highdicom.sr import CodedConcept
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+from pydicom.uid import generate_uid
+
+from monai_fiqa.api import QualityResult
+
+__all__ = ["PRIVATE_SCHEME", "WriterIdentity", "quality_sc", "quality_seg", "quality_sr"]
+
+PRIVATE_SCHEME = "99FIQA"
+_SR_SERIES, _SEG_SERIES, _SC_SERIES = 1000, 2000, 3000  # added to the source SeriesNumber
+_SCORE_UNIT = CodedConcept("{score}", "UCUM", "score")
+_GRADE_CODES = {
+    "good": CodedConcept(codes.DCM.GoodImageQuality.value, "DCM", codes.DCM.GoodImageQuality.meaning),
+    "usable": CodedConcept("USABLE", PRIVATE_SCHEME, "Usable image quality"),
+    "reject": CodedConcept(
+        codes.DCM.InsufficientQualityForInterpretation.value,
+        "DCM",
+        codes.DCM.InsufficientQualityForInterpretation.meaning,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class WriterIdentity:
+    """Who made the object: the model (bundle name and version) and the software."""
+
+    model: str
+    model_version: str
+    software_version: str = "monai-fiqa"
+    manufacturer: str = "monai-fiqa"
+
+    def algorithm(self) -> hd.AlgorithmIdentificationSequence:
+        return hd.AlgorithmIdentificationSequence(
+            name=self.model, family=codes.cid7162.ArtificialIntelligence, version=self.model_version
+        )
+
+
+def _scheme_identification() -> Dataset:
+    item = Dataset()
+    item.CodingSchemeDesignator = PRIVATE_SCHEME
+    item.CodingSchemeName = "monai-fiqa image quality concepts"
+    item.CodingSchemeResponsibleOrganization = "monai-fiqa developers"
+    return item
+
+
+def _series_number(source: Dataset, offset: int) -> int:
+    return offset + int(source.get("SeriesNumber") or 0) % 1000
+
+
+def _private(value: str, meaning: str) -> CodedConcept:
+    return CodedConcept(value.upper()[:16], PRIVATE_SCHEME, meaning[:64])
+
+
+def _unit(parameter: str) -> CodedConcept:
+    """UCUM unit from a parameter name such as ``"metal insert diameter (mm)"``; dimensionless otherwise."""
+    m = re.search(r"\(([^)]+)\)\s*$", parameter)
+    return CodedConcept(m.group(1), "UCUM", m.group(1)) if m else CodedConcept("1", "UCUM", "no units")
+
+
+def _measurements(result: QualityResult, algorithm: hd.sr.AlgorithmIdentification) -> list[hd.sr.Measurement]:
+    out = [
+        hd.sr.Measurement(
+            name=codes.DCM.ImageQualityRating, value=float(result.score), unit=_SCORE_UNIT, algorithm_id=algorithm
+        )
+    ]
+    for name, values in (result.params.get("artefacts") or {}).items():
+        for key, value in values.items():
+            label = "severity" if key == "severity" else re.sub(r"\s*\([^)]*\)\s*$", "", key)
+            concept = _private(f"{name}_{'SEV' if key == 'severity' else 'PAR'}", f"Estimated {name} {label}")
+            unit = CodedConcept("1", "UCUM", "no units") if key == "severity" else _unit(key)
+            out.append(hd.sr.Measurement(name=concept, value=float(value), unit=unit, algorithm_id=algorithm))
+    return out
+
+
+def quality_sr(
+    sources: Sequence[Dataset], result: QualityResult, who: WriterIdentity, scored: Sequence[Dataset] | None = None
+) -> hd.sr.Comprehensive3DSR:
+    """A TID 1500 measurement report: score, grade, model, estimated acquisition parameters.
+
+    Args:
+        sources: every instance of the assessed series (the SR's evidence).
+        result: the quality result.
+        who: model and software identity.
+        scored: the instances the model actually looked at (e.g. MedIQA's salient slices); default all sources.
+    """
+    algorithm = hd.sr.AlgorithmIdentification(name=who.model, version=who.model_version)
+    observer = hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device,
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=generate_uid(), name=who.model, manufacturer_name=who.manufacturer, model_name=who.model
+        ),
+    )
+    group = hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(identifier=f"{who.model} image quality", uid=generate_uid()),
+        finding_type=codes.DCM.ImageQuality,
+        algorithm_id=algorithm,
+        measurements=_measurements(result, algorithm),
+        qualitative_evaluations=[
+            hd.sr.QualitativeEvaluation(name=codes.DCM.OverallImageQualityEvaluation, value=_GRADE_CODES[result.grade])
+        ],
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(d) for d in (scored or sources)],
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
+        procedure_reported=codes.SCT.ImageQualityAnalysis,
+        imaging_measurements=[group],
+    )
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=list(sources),
+        content=report,
+        series_instance_uid=generate_uid(),
+        series_number=_series_number(sources[0], _SR_SERIES),
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer=who.manufacturer,
+        series_description=f"Image quality report ({who.model})"[:64],
+        is_complete=True,
+        is_final=False,
+        is_verified=False,
+        institution_name=sources[0].get("InstitutionName"),
+    )
+    sr.CodingSchemeIdentificationSequence = [_scheme_identification()]
+    return sr
+
+
+_VL_PHOTOGRAPHIC = "1.2.840.10008.5.1.4.1.1.77.1.4"  # a single-frame IOD with the same pixel semantics
+
+
+def _seg_source_view(ds: Dataset) -> Dataset:
+    """highdicom reads pixel measures from the enhanced functional groups of any multi-frame IOD, which a legacy
+    Ophthalmic Photography instance (multi-frame IOD, no functional groups, no frame of reference) does not have.
+    Such a source is passed as a copy with a single-frame SOP class; :func:`_restore_references` puts the true class
+    back into every reference of the finished SEG."""
+    if "SharedFunctionalGroupsSequence" in ds or "FrameOfReferenceUID" in ds or "NumberOfFrames" not in ds:
+        return ds
+    view = copy.deepcopy(ds)
+    view.SOPClassUID = _VL_PHOTOGRAPHIC
+    del view.NumberOfFrames
+    return view
+
+
+def _restore_references(item: Dataset, true_class: dict[str, str]) -> None:
+    for elem in item:
+        if elem.VR == "SQ":
+            for child in elem.value:
+                _restore_references(child, true_class)
+        elif elem.keyword == "ReferencedSOPInstanceUID" and str(elem.value) in true_class:
+            item.ReferencedSOPClassUID = true_class[str(elem.value)]
+
+
+def quality_seg(sources: Sequence[Dataset], quality_map: np.ndarray, who: WriterIdentity) -> hd.seg.Segmentation:
+    """A fractional SEG of *low* quality (1 - map) on the source geometry.
+
+    Args:
+        sources: the source instances in the map's z order (one per slice), or one instance (a photograph, or a
+            multi-frame instance with one frame per slice).
+        quality_map: (H, W) or (H, W, Z) float in [0, 1], 1 = good, matching the sources' rows and columns.
+        who: model and software identity.
+    """
+    qmap = quality_map[:, :, None] if quality_map.ndim == 2 else quality_map
+    frames_in_sources = int(sources[0].get("NumberOfFrames", 1) or 1) if len(sources) == 1 else len(sources)
+    if qmap.shape[2] != frames_in_sources:
+        raise ValueError(f"map has {qmap.shape[2]} slices but the sources hold {frames_in_sources} frames")
+    frames = np.clip(1.0 - np.moveaxis(qmap, 2, 0), 0.0, 1.0).astype(np.float32)
+    segment = hd.seg.SegmentDescription(
+        segment_number=1,
+        segment_label="Low image quality",
+        segmented_property_category=codes.DCM.QualityAssessment,
+        segmented_property_type=codes.DCM.PoorImageQuality,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+        algorithm_identification=who.algorithm(),
+    )
+    seg = hd.seg.Segmentation(
+        source_images=[_seg_source_view(d) for d in sources],
+        pixel_array=frames,
+        segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL,
+        segment_descriptions=[segment],
+        series_instance_uid=generate_uid(),
+        series_number=_series_number(sources[0], _SEG_SERIES),
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer=who.manufacturer,
+        manufacturer_model_name=who.model,
+        software_versions=who.software_version,
+        device_serial_number="0",
+        max_fractional_value=255,
+        series_description=f"Low-quality map ({who.model})"[:64],
+    )
+    if "FrameOfReferenceUID" not in seg and "PatientOrientation" not in seg:
+        seg.PatientOrientation = None  # Type 2C without a frame of reference: present, empty, not invented
+    _restore_references(seg, {str(d.SOPInstanceUID): str(d.SOPClassUID) for d in sources})
+    seg.CodingSchemeIdentificationSequence = [_scheme_identification()]
+    return seg
+
+
+def _patient_orientation(source: Dataset) -> tuple[str, str] | None:
+    """Row and column directions (e.g. ``("L", "P")`` for an axial slice) from ImageOrientationPatient, or the
+    source's own PatientOrientation; None when the source has neither (a photograph)."""
+    iop = source.get("ImageOrientationPatient")
+    if iop is not None and len(iop) == 6:
+        letters = (("L", "R"), ("P", "A"), ("H", "F"))
+        out = []
+        for v in np.reshape(np.asarray(iop, float), (2, 3)):
+            axis = int(np.argmax(np.abs(v)))
+            out.append(letters[axis][0 if v[axis] > 0 else 1])
+        return out[0], out[1]
+    po = source.get("PatientOrientation")
+    return (str(po[0]), str(po[1])) if po is not None and len(po) == 2 else None
+
+
+def quality_sc(source: Dataset, picture: np.ndarray, who: WriterIdentity, description: str) -> hd.sc.SCImage:
+    """An RGB Secondary Capture (map overlay or slice montage) in the source's study.
+
+    Args:
+        source: any instance of the assessed series (identity and study are copied from it).
+        picture: (H, W, 3) uint8.
+        who: model and software identity.
+        description: series description, e.g. ``"Quality map overlay (ctmr_mediqa)"``.
+    """
+    if picture.ndim != 3 or picture.shape[2] != 3 or picture.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 picture, got {picture.shape} {picture.dtype}")
+    orientation = _patient_orientation(source)
+    sc = hd.sc.SCImage.from_ref_dataset(
+        ref_dataset=source,
+        pixel_array=np.ascontiguousarray(picture),
+        photometric_interpretation=hd.PhotometricInterpretationValues.RGB,
+        bits_allocated=8,
+        coordinate_system="PATIENT",
+        patient_orientation=orientation or ("L", "P"),
+        series_instance_uid=generate_uid(),
+        sop_instance_uid=generate_uid(),
+        series_number=_series_number(source, _SC_SERIES),
+        instance_number=1,
+        manufacturer=who.manufacturer,
+        series_description=description[:64],
+    )
+    if orientation is None:  # Type 2: present but empty rather than invented
+        sc.PatientOrientation = None
+    laterality = source.get("Laterality") or source.get("ImageLaterality")
+    sc.Laterality = laterality if laterality in ("R", "L") else None  # Type 2C: the eye of a fundus photograph
+    sc.SoftwareVersions, sc.BurnedInAnnotation = who.software_version, "YES"  # scores are drawn into the picture
+    sc.DerivationDescription = f"Quality map of {who.model} {who.model_version} over the source image"[:1024]
+    return sc
