@@ -11,6 +11,13 @@ Heavy modules (torch, MONAI) are imported only when used, so ``import monai_fiqa
 
 from __future__ import annotations
 
+import warnings
+
+# With monai-deploy-app-sdk installed, ``import monai`` imports holoscan (MONAI loads every ``monai.*`` submodule),
+# which warns about the 8 MB default stack on every import; it matters only when a holoscan graph runs, and the
+# Deploy app's own runtime prints it there.
+warnings.filterwarnings("ignore", message="Current stack size", category=RuntimeWarning)
+
 from monai_fiqa.api import KNOWN_BUNDLES, BundleNotFoundError, QualityResult, available_bundles, load
 from monai_fiqa.registry import ModelInfo, create_model, list_models, model_info, register_model
 

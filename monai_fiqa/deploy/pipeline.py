@@ -212,9 +212,9 @@ class ModelPool:
         if name not in self._models:
             try:
                 self._models[name] = load(name, device=self.device)
-            except BundleNotFoundError as exc:
-                self._missing[name] = str(exc)
-                raise
+            except Exception as exc:  # missing weights, a config or checkpoint that does not load: this bundle only
+                self._missing[name] = f"bundle cannot be loaded ({type(exc).__name__}: {str(exc)[:300]})"
+                raise BundleNotFoundError(self._missing[name]) from exc
         return self._models[name]
 
     @staticmethod
@@ -237,8 +237,10 @@ def assess_item(item: WorkItem, pool: ModelPool) -> WorkItem:
         try:
             x = item.image if item.family == "fundus" else item.volume
             run.result = pool.get(name).assess(x)
-        except _BAD_INPUT as exc:
+        except (*_BAD_INPUT, BundleNotFoundError) as exc:
             run.error = str(exc)
+        except Exception as exc:  # a model crash is this item's failure; the run goes on with the others
+            run.error = f"model error ({type(exc).__name__}: {str(exc)[:300]})"
         run.seconds = time.perf_counter() - t0
         item.runs.append(run)
     if all(r.error for r in item.runs):

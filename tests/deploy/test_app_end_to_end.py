@@ -1,0 +1,107 @@
+"""The MONAI Deploy app end to end, run as a user runs it (``python -m app_packages.fiqa_app -i IN -o OUT``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from monai_fiqa.api import BUNDLE_PATH_ENV
+from tests.deploy.conftest import dciodvfy_errors, run_app, sr_values
+
+EXPECTED_BUNDLE = {"OP": "fundus_fthnet", "CT": "ctmr_mediqa", "MR": "ctmr_mediqa"}
+
+
+def _modality_by_series(study: Path) -> dict[str, str]:
+    out = {}
+    for f in study.rglob("*.dcm"):
+        ds = pydicom.dcmread(f, stop_before_pixels=True)
+        out[str(ds.SeriesInstanceUID)] = str(ds.Modality)
+    return out
+
+
+@pytest.fixture(scope="module")
+def study_run(sample_study: Path, fundus_test_bundles: Path, tmp_path_factory: pytest.TempPathFactory):
+    env = dict(os.environ) | {BUNDLE_PATH_ENV: str(fundus_test_bundles)}
+    out = tmp_path_factory.mktemp("app_out")
+    return run_app(sample_study, out, env), out
+
+
+def test_every_series_routed_to_its_bundle_and_written_valid(study_run, sample_study):
+    proc, out = study_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "run_report.json").read_text())
+    assert report["status"] == "success"
+    assert report["counts"] == {"items": 3, "done": 3, "failed": 0, "unsupported": 0}
+    files = sorted((out / "dicom").rglob("*.dcm"))
+    assert sorted(f.stem.rsplit("_", 1)[1] for f in files) == ["SC"] * 3 + ["SEG"] * 3 + ["SR"] * 3
+    for f in files:
+        assert dciodvfy_errors(f) == [], f
+    modality_of = _modality_by_series(sample_study)
+    routed = set()
+    for sr_file in (f for f in files if f.stem.endswith("_SR")):
+        sr = pydicom.dcmread(sr_file)
+        source_series = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].SeriesInstanceUID
+        modality = modality_of[str(source_series)]
+        values = sr_values(sr)
+        assert values["Algorithm Name"] == EXPECTED_BUNDLE[modality], modality  # routed as asserted from the SR
+        assert 0.0 <= values["Image Quality Rating"] <= 100.0
+        assert sr.PatientID == "FIQA-DEMO-001" and sr.StudyInstanceUID == next(iter(_study_uids(sample_study)))
+        routed.add(modality)
+    assert routed == {"OP", "CT", "MR"}
+    assert len(list((out / "previews").glob("*.png"))) == 3
+
+
+def _study_uids(study: Path) -> set[str]:
+    return {str(pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID) for f in study.rglob("*.dcm")}
+
+
+def test_failure_isolation_partial_success(messy_study, fundus_test_bundles, tmp_path):
+    env = dict(os.environ) | {BUNDLE_PATH_ENV: str(fundus_test_bundles)}
+    proc = run_app(messy_study, tmp_path, env)
+    assert proc.returncode == 3, proc.stderr[-3000:]  # partial success
+    report = json.loads((tmp_path / "run_report.json").read_text())
+    assert report["status"] == "partial"
+    by_status = {}
+    for item in report["items"]:
+        by_status.setdefault(item["status"], []).append(item)
+    (done,) = by_status["done"]
+    assert done["modality"] == "MR" and done["models"][0]["bundle"] == "ctmr_mediqa"
+    failed = {i["item"]: i["error"] for i in by_status["failed"]}
+    assert any("pixel data" in e for e in failed.values())  # the truncated CT file
+    assert failed["other/notes.txt"].startswith("not a DICOM")
+    unsupported = " | ".join(i["error"] for i in by_status["unsupported"])
+    assert "Waveform" in unsupported and "SR" in unsupported and unsupported.count("no image to assess") == 2
+    # nothing lost: every input file is accounted for by an item
+    assert sum(max(i["instances"], 1) for i in report["items"]) == sum(1 for p in messy_study.rglob("*") if p.is_file())
+    assert len(list((tmp_path / "dicom").rglob("*_SR.dcm"))) == 1
+
+
+def test_report_renders_every_series_in_chromium(study_run, tmp_path):
+    _, out = study_run
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("chromium not installed: `make test` installs Debian's chromium")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    flags += [f"--user-data-dir={tmp_path / 'profile'}"]
+    url = (out / "report.html").as_uri()
+    dom = subprocess.run([exe, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    report = json.loads((out / "run_report.json").read_text())
+    assert dom.count('<tr class="item"') == len(report["items"]) == 3
+    for item in report["items"]:
+        assert item["item"].split(" '")[0] in dom  # e.g. "CT series 2"
+    assert dom.count("data:image/png;base64,") == 3  # each series' preview is inlined
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [exe, *flags, "--window-size=1200,1600", f"--screenshot={shot}", url], capture_output=True, timeout=120
+    )
+    from PIL import Image
+
+    pixels = Image.open(shot).convert("L")
+    assert pixels.getextrema()[0] < 100  # something dark was drawn: text and images, not a blank page

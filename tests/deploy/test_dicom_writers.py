@@ -1,0 +1,93 @@
+"""SR / SEG / SC writers: valid by dciodvfy, read back with pydicom, identity copied, geometry kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.sr.codedict import codes
+
+from monai_fiqa.api import QualityResult
+from monai_fiqa.io.dicom_writers import WriterIdentity, quality_sc, quality_seg, quality_sr
+from monai_fiqa.io.volumes import volume_from_datasets
+from tests.deploy.conftest import dciodvfy_errors, sr_values
+
+WHO = WriterIdentity("ctmr_mediqa", "0.1.0")
+
+
+@pytest.fixture(scope="module")
+def mr_series(sample_study: Path) -> list[pydicom.Dataset]:
+    files = sorted((sample_study / "mr_series").glob("*.dcm"))
+    datasets = [pydicom.dcmread(f) for f in files]
+    return datasets[::-1]  # out of order on purpose: the writers must follow the volume's z order
+
+
+def test_sr_carries_score_grade_parameters_and_references(mr_series, tmp_path):
+    vol, ordered = volume_from_datasets(mr_series)
+    params = {"artefacts": {"mr_noise": {"severity": 0.25, "SNR": 38.4}, "mr_bias": {"severity": 0.0, "bias (log)": 0}}}
+    result = QualityResult(61.5, "usable", None, params)
+    sr = quality_sr(ordered, result, WHO, scored=ordered[5:12])
+    path = tmp_path / "sr.dcm"
+    sr.save_as(path, enforce_file_format=True)
+    assert dciodvfy_errors(path) == []
+    back = pydicom.dcmread(path)
+    assert back.Modality == "SR" and back.SeriesInstanceUID != ordered[0].SeriesInstanceUID
+    for kw in ("PatientID", "PatientName", "StudyInstanceUID", "AccessionNumber"):
+        assert back.get(kw) == ordered[0].get(kw), kw
+    values = sr_values(back)
+    assert values[codes.DCM.ImageQualityRating.meaning] == pytest.approx(61.5)
+    assert values[codes.DCM.OverallImageQualityEvaluation.meaning] == "Usable image quality"
+    assert values["Estimated mr_noise SNR"] == pytest.approx(38.4)
+    assert values["Algorithm Name"] == "ctmr_mediqa" and values["Algorithm Version"] == "0.1.0"
+    evidence = {
+        r.ReferencedSOPInstanceUID
+        for s in back.CurrentRequestedProcedureEvidenceSequence
+        for se in s.ReferencedSeriesSequence
+        for r in se.ReferencedSOPSequence
+    }
+    assert evidence == {d.SOPInstanceUID for d in ordered}
+
+
+def test_seg_follows_source_geometry_and_z_order(mr_series, tmp_path):
+    vol, ordered = volume_from_datasets(mr_series)
+    qmap = np.ones(vol.array.shape, np.float32)
+    qmap[:, :, 4] = 0.0  # one bad slice: its frame must reference the 5th slice along the normal
+    seg = quality_seg(ordered, qmap, WHO)
+    path = tmp_path / "seg.dcm"
+    seg.save_as(path, enforce_file_format=True)
+    assert dciodvfy_errors(path) == []
+    back = pydicom.dcmread(path)
+    assert back.SegmentationType == "FRACTIONAL" and back.SegmentSequence[0].SegmentLabel == "Low image quality"
+    # highdicom omits all-zero frames: only the bad slice is stored, fully "low quality", on the 5th source slice
+    assert back.NumberOfFrames == 1 and (back.Rows, back.Columns) == vol.array.shape[:2]
+    assert back.pixel_array.min() == back.MaximumFractionalValue
+    ref = back.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
+    assert ref.ReferencedSOPInstanceUID == ordered[4].SOPInstanceUID
+    with pytest.raises(ValueError, match="slices"):
+        quality_seg(ordered[:3], qmap, WHO)
+
+
+def test_fundus_seg_and_sc_on_an_ophthalmic_photograph(sample_study, tmp_path):
+    op = pydicom.dcmread(sample_study / "fundus" / "OP0001.dcm")
+    qmap = np.ones((op.Rows, op.Columns), np.float32)
+    qmap[: op.Rows // 2] = 0.25
+    who = WriterIdentity("fundus_fthnet", "0.1.0")
+    seg, sc = quality_seg([op], qmap, who), quality_sc(op, op.pixel_array, who, "overlay")
+    for name, ds in (("seg.dcm", seg), ("sc.dcm", sc)):
+        ds.save_as(tmp_path / name, enforce_file_format=True)
+        assert dciodvfy_errors(tmp_path / name) == [], name
+    back = pydicom.dcmread(tmp_path / "seg.dcm")
+    ref = back.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0]
+    assert ref.ReferencedSOPClassUID == op.SOPClassUID  # the true OP class, not the stand-in used to build it
+    frame = back.pixel_array.astype(float) / back.MaximumFractionalValue
+    assert frame[: op.Rows // 2].mean() == pytest.approx(0.75, abs=0.01) and frame[op.Rows // 2 :].max() == 0
+    back_sc = pydicom.dcmread(tmp_path / "sc.dcm")
+    assert back_sc.PhotometricInterpretation == "RGB" and back_sc.Laterality == "R"
+    assert np.array_equal(back_sc.pixel_array, op.pixel_array)
+
+
+def test_sc_refuses_non_rgb_pictures(mr_series):
+    with pytest.raises(ValueError, match="uint8"):
+        quality_sc(mr_series[0], np.zeros((8, 8), np.float32), WHO, "x")
