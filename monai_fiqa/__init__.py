@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import warnings
 
+from monai_fiqa.api import KNOWN_BUNDLES, BundleNotFoundError, QualityResult, available_bundles, load
+from monai_fiqa.registry import ModelInfo, create_model, list_models, model_info, register_model
+
 # With monai-deploy-app-sdk installed, ``import monai`` imports holoscan (MONAI loads every ``monai.*`` submodule),
 # which warns about the 8 MB default stack on every import; it matters only when a holoscan graph runs, and the
 # Deploy app's own runtime prints it there.
 warnings.filterwarnings("ignore", message="Current stack size", category=RuntimeWarning)
-
-from monai_fiqa.api import KNOWN_BUNDLES, BundleNotFoundError, QualityResult, available_bundles, load
-from monai_fiqa.registry import ModelInfo, create_model, list_models, model_info, register_model
 
 __version__ = "0.1.0"
 
