@@ -33,6 +33,14 @@ def _synth_ctmr(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample_study(args: argparse.Namespace) -> int:
+    from monai_fiqa.deploy.sample_study import make_sample_study
+
+    for part, where in make_sample_study(args.out, with_bad_inputs=args.with_bad_inputs).items():
+        print(f"{part:7s} {where}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from monai_fiqa.demo import run_demo
 
@@ -171,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the demo on sample data shipped with the packages")
     d.add_argument("--out", default="demo_out")
     d.set_defaults(func=_demo)
+    ss = sub.add_parser("sample-study", help="write the demo DICOM study (fundus OP, CT, MR) for the Deploy app")
+    ss.add_argument("--out", required=True, help="output folder")
+    ss.add_argument("--with-bad-inputs", action="store_true", help="add a truncated file, an ECG, an SR, a text file")
+    ss.set_defaults(func=_sample_study)
     t = sub.add_parser("train", help="train a model on quality-labelled CSVs (FQS/EyeQ style or synth labels.csv)")
     t.add_argument("family", choices=["fthnet", "mediqa"])
     t.add_argument(

@@ -206,7 +206,7 @@ class QCReportOperator(Operator):
         spec.input("outcomes")
 
     def compute(self, op_input: Any, op_output: Any, context: Any) -> None:
-        from monai_fiqa.deploy.report import write_reports
+        from monai_fiqa.deploy.report import summary_lines, write_reports
 
         items: list[pl.WorkItem] = op_input.receive("outcomes")
         stored = None
@@ -214,4 +214,5 @@ class QCReportOperator(Operator):
             from monai_fiqa.deploy.pacs import parse_destination, store_outputs
 
             stored = store_outputs(self.output_folder, parse_destination(self.pacs))
-        write_reports(items, self.output_folder, pacs=stored)
+        report = write_reports(items, self.output_folder, pacs=stored)
+        print("\n".join(summary_lines(report, self.output_folder)), flush=True)

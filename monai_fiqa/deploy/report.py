@@ -19,7 +19,7 @@ from PIL import Image
 
 from monai_fiqa.deploy.pipeline import WorkItem
 
-__all__ = ["EXIT_CODES", "exit_code_of", "overall_status", "write_reports"]
+__all__ = ["EXIT_CODES", "exit_code_of", "overall_status", "summary_lines", "write_reports"]
 
 EXIT_CODES = {"success": 0, "failed": 1, "partial": 3}
 _GRADE_COLOUR = {"good": "#1b7f3b", "usable": "#b07d00", "reject": "#b3261e"}
@@ -96,6 +96,27 @@ def _html(report: dict[str, Any], out: Path) -> str:
         "<table><thead><tr><th>series / file</th><th>route</th><th>status</th><th>model results</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></body></html>"
     )
+
+
+def summary_lines(report: dict[str, Any], out: Path) -> list[str]:
+    """One line per item (status, model, score, grade, or the reason) and where its outputs went."""
+    lines = []
+    for s in report["items"]:
+        if s["status"] != "done":
+            lines.append(f"{s['status'].upper():11s} {s['item']}: {s['error']}")
+            continue
+        for m in s["models"]:
+            if "score" in m:
+                folder = Path(m["outputs"][-1]).parent if m["outputs"] else Path(".")
+                ood = " (flagged: out of distribution)" if m["params"].get("out_of_distribution") else ""
+                head = f"{'DONE':11s} {s['item']}: {m['bundle']} {m['score']:.1f} {m['grade']}{ood}"
+                lines.append(f"{head} -> {out / folder}")
+    c = report["counts"]
+    lines.append(
+        f"{report['status']}: {c['done']} assessed, {c['failed']} failed, {c['unsupported']} unsupported; "
+        f"report {out / 'report.html'}"
+    )
+    return lines
 
 
 def write_reports(items: list[WorkItem], out: Path, pacs: dict[str, Any] | None = None) -> dict[str, Any]:

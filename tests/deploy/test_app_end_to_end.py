@@ -105,3 +105,27 @@ def test_report_renders_every_series_in_chromium(study_run, tmp_path):
 
     pixels = Image.open(shot).convert("L")
     assert pixels.getextrema()[0] < 100  # something dark was drawn: text and images, not a blank page
+
+
+def test_png_and_nifti_inputs_get_results_but_no_invented_dicom(fundus_test_bundles, tmp_path):
+    from importlib import resources
+
+    from PIL import Image
+
+    from monai_fiqa.demo import retina_path
+
+    study = tmp_path / "in"
+    study.mkdir()
+    Image.open(retina_path()).resize((256, 256)).save(study / "eye.png")
+    shutil.copy(resources.files("monai_fiqa") / "sample_data" / "prostate_t2.nii.gz", study / "t2.nii.gz")
+    env = dict(os.environ) | {BUNDLE_PATH_ENV: str(fundus_test_bundles)}
+    proc = run_app(study, tmp_path / "out", env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "out" / "run_report.json").read_text())
+    routes = {i["item"]: (i["route"], i["models"][0]["bundle"]) for i in report["items"]}
+    assert routes == {"eye.png": ("fundus", "fundus_fthnet"), "t2.nii.gz": ("ctmr", "ctmr_mediqa")}
+    assert not (tmp_path / "out" / "dicom").exists()  # no source identity to copy: no DICOM objects
+    import nibabel as nib
+
+    (qmap,) = (tmp_path / "out" / "maps").glob("*.nii.gz")
+    assert nib.load(qmap).shape == nib.load(study / "t2.nii.gz").shape

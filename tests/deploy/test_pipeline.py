@@ -1,0 +1,98 @@
+"""Routing rules, the inventory, and failures that stay with their item."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+
+from monai_fiqa.api import QualityResult
+from monai_fiqa.deploy import pipeline as pl
+from monai_fiqa.deploy.inventory import take_inventory
+
+
+def _item(path: str | Path) -> pl.WorkItem:
+    (item,) = pl.dicom_items([[pydicom.dcmread(path)]])
+    return pl.route(item)
+
+
+def test_routes_by_modality_photometry_and_pixel_data(sample_study):
+    assert _item(sample_study / "fundus" / "OP0001.dcm").family == "fundus"
+    assert _item(sample_study / "ct_series" / "CT0001.dcm").family == "ctmr"
+    assert _item(get_testdata_file("MR_small.dcm")).family == "ctmr"
+    assert _item(get_testdata_file("SC_rgb_dcmtk_+eb+cy+n1.dcm")).family == "fundus"  # OT, YBR_FULL colour
+    unsupported = [("waveform_ecg.dcm", "no image"), ("test-SR.dcm", "no image")]
+    unsupported += [("JPEG2000.dcm", "monochrome NM"), ("ExplVR_BigEnd.dcm", "colour US")]
+    for name, reason in unsupported:
+        item = _item(get_testdata_file(name))
+        assert item.family is None and item.status == "unsupported" and reason in item.error, name
+
+
+def test_colour_ct_is_not_sent_to_a_model(sample_study):
+    ds = pydicom.dcmread(sample_study / "fundus" / "OP0001.dcm")
+    ds.Modality = "CT"
+    (item,) = pl.dicom_items([[ds]])
+    assert pl.route(item).status == "unsupported" and "colour CT" in item.error
+
+
+def test_inventory_accounts_for_every_file(tmp_path):
+    (tmp_path / "a.dcm").write_bytes(b"\0" * 200)
+    (tmp_path / "b.png").write_bytes(b"not really a png")
+    (tmp_path / "c.nii.gz").write_bytes(b"x")
+    (tmp_path / ".hidden").write_text("skipped")
+    inv = take_inventory(tmp_path)
+    assert [p.name for p in inv.photos] == ["b.png"] and [p.name for p in inv.volumes] == ["c.nii.gz"]
+    assert list(inv.unreadable) == [tmp_path / "a.dcm"] and not inv.dicom
+    items = [pl.route(i) for i in pl.file_items(inv.photos, inv.volumes, inv.name)]
+    for item in items:
+        pl.load_item(item)
+        assert item.status == "failed" and "cannot read" in item.error
+
+
+class _Pool(pl.ModelPool):
+    """A pool whose fundus bundle raises on load and whose CT/MR model crashes on assess."""
+
+    def installed(self, family: str) -> list[str]:
+        return list(pl.FAMILY_BUNDLES[family][:1])
+
+    @staticmethod
+    def version(name: str) -> str:
+        return "test"
+
+    def get(self, name: str):
+        if name == "fundus_fthnet":
+            return super().get("no_such_bundle_anywhere")
+
+        class Crashing:
+            def assess(self, x: object) -> QualityResult:
+                raise RuntimeError("boom")
+
+        return Crashing()
+
+
+def test_bundle_and_model_failures_stay_with_the_item():
+    pool = _Pool()
+    photo = pl.WorkItem("eye", "photo", family="fundus", image=np.zeros((64, 64, 3), np.uint8))
+    volume = pl.WorkItem("vol", "nifti", family="ctmr")
+    for item in (photo, volume):
+        pl.assess_item(item, pool)
+        assert item.status == "failed"
+    assert "no_such_bundle_anywhere" in photo.error
+    assert "model error (RuntimeError: boom)" in volume.error
+
+
+def test_no_installed_bundle_is_a_clear_failure(monkeypatch):
+    monkeypatch.setattr(pl, "available_bundles", lambda: {})
+    item = pl.assess_item(pl.WorkItem("eye", "photo", family="fundus"), pl.ModelPool())
+    assert item.status == "failed" and "no trained fundus bundle is installed" in item.error
+
+
+@pytest.mark.parametrize("status", ["failed", "unsupported"])
+def test_steps_leave_finished_items_alone(status, tmp_path):
+    item = pl.WorkItem("x", "photo", family="fundus")
+    item.fail(status, "reason")
+    for step in (pl.load_item, lambda i: pl.assess_item(i, pl.ModelPool()), lambda i: pl.write_item(i, tmp_path)):
+        assert step(item).status == status and item.error == "reason"
