@@ -4,13 +4,17 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.stamp-install
+# The MAP packager (Holoscan CLI 3.x: `holoscan package`) in its own venv: the SDK 4.0 in the main venv needs
+# holoscan-cli 5, whose `package` command builds something else.
+MAP_VENV  := .venv-map
+MAP_STAMP := $(MAP_VENV)/.stamp-install
 # Debian packages the tests and the demo need: dciodvfy (dicom3tools) and dcmtk validate what we write, Orthanc is
 # the PACS of the round-trip test, Chromium renders the QC report in a test.
 APT_PACKAGES := dicom3tools dcmtk orthanc chromium
 
-.PHONY: setup system-deps demo test lint clean
+.PHONY: setup system-deps demo test lint clean map-check
 
-setup: $(STAMP)
+setup: $(STAMP) $(MAP_STAMP)
 
 # torch is installed first and pinned: the local CPU build, so no dependency pulls CUDA wheels.
 $(STAMP): pyproject.toml
@@ -19,6 +23,11 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[dev,deploy]"
 	touch $(STAMP)
+
+$(MAP_STAMP):
+	$(PYTHON) -m venv $(MAP_VENV)
+	$(MAP_VENV)/bin/pip install -q "holoscan-cli==3.11.0"
+	touch $(MAP_STAMP)
 
 system-deps:
 ifneq ($(strip $(APT_PACKAGES)),)
@@ -42,5 +51,9 @@ lint: setup
 	$(VENV)/bin/ruff check monai_fiqa tests benchmarks docs
 	$(VENV)/bin/ruff format --check monai_fiqa tests benchmarks docs
 
+# Everything of MAP packaging up to the container build (Docker is not available here): manifests and Dockerfile.
+map-check: setup
+	$(PY) -m pytest -q tests/deploy/test_map_packaging.py
+
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(MAP_VENV) demo_out .pytest_cache .ruff_cache
