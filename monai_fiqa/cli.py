@@ -111,6 +111,8 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.family == "mediqa":
         return _train_mediqa(args)
+    if args.family == "efiqa":
+        return _train_efiqa(args)
     if not args.csv:
         print("error: fthnet training needs --csv", file=sys.stderr)
         return 2
@@ -143,6 +145,44 @@ def _train_mediqa(args: argparse.Namespace) -> int:
     )
     if hist["val"]:
         print(f"best val {args.stage} SRCC {max(v['srcc'] for v in hist['val']):.4f}; checkpoints in {args.out}")
+    return 0
+
+
+def _train_efiqa(args: argparse.Namespace) -> int:
+    from monai_fiqa.engine import efiqa_train
+
+    stages = {
+        "vessels": efiqa_train.train_vessel_segmenter,  # --data DRIVE_ROOT
+        "inpainter": efiqa_train.train_inpainter,  # --data vessel_maps.npz
+        "mae": efiqa_train.pretrain_mae,  # --data adapter_set.npz
+        "adapter": efiqa_train.train_adapter,  # --data adapter_set.npz MAE_CHECKPOINT
+    }
+    if args.stage not in stages:
+        print(f"error: efiqa stages are {', '.join(stages)}", file=sys.stderr)
+        return 2
+    common = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr}
+    hist = stages[args.stage](*args.data, out=args.out, resume=args.resume, max_minutes=args.max_minutes, **common)
+    if hist["val"]:
+        print(f"last validation: {hist['val'][-1]}; checkpoints in {args.out}")
+    return 0
+
+
+def _efiqa_data(args: argparse.Namespace) -> int:
+    import torch
+
+    from monai_fiqa.engine import efiqa_data
+    from monai_fiqa.networks.efiqa import vessel_inpainter, vessel_unet
+
+    torch.set_num_threads(2)
+    seg = vessel_unet()
+    seg.load_state_dict(torch.load(args.segmenter, map_location="cpu", weights_only=True))
+    if args.what == "vessel-maps":
+        out = efiqa_data.build_vessel_maps(seg, args.drive, args.n_synth, args.out)
+    else:
+        inp = vessel_inpainter()
+        inp.load_state_dict(torch.load(args.inpainter, map_location="cpu", weights_only=True))
+        out = efiqa_data.build_adapter_set(seg, inp, args.drive, args.n, args.out, n_synth_sources=args.n_synth)
+    print(f"wrote {out}")
     return 0
 
 
@@ -179,18 +219,32 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the demo on sample data shipped with the packages")
     d.add_argument("--out", default="demo_out")
     d.set_defaults(func=_demo)
+    ed = sub.add_parser("efiqa-data", help="build EFIQA training data from good photographs (no quality labels)")
+    ed.add_argument("what", choices=["vessel-maps", "adapter-set"])
+    ed.add_argument("--drive", default="../shared/data/fundus/DRIVE", help="DRIVE root (training split is used)")
+    ed.add_argument("--segmenter", required=True, help="vessel segmenter state dict")
+    ed.add_argument("--inpainter", help="inpainter state dict (adapter-set)")
+    ed.add_argument("--n", type=int, default=1600, help="adapter-set: degraded photographs")
+    ed.add_argument("--n-synth", type=int, default=400, help="procedural renders used as good sources")
+    ed.add_argument("--out", required=True, help="output .npz")
+    ed.set_defaults(func=_efiqa_data)
     ss = sub.add_parser("sample-study", help="write the demo DICOM study (fundus OP, CT, MR) for the Deploy app")
     ss.add_argument("--out", required=True, help="output folder")
     ss.add_argument("--with-bad-inputs", action="store_true", help="add a truncated file, an ECG, an SR, a text file")
     ss.set_defaults(func=_sample_study)
     t = sub.add_parser("train", help="train a model on quality-labelled CSVs (FQS/EyeQ style or synth labels.csv)")
-    t.add_argument("family", choices=["fthnet", "mediqa"])
+    t.add_argument("family", choices=["fthnet", "mediqa", "efiqa"])
     t.add_argument(
         "--csv", nargs="+", help="fthnet: path/image, mos[, level] or path, label; mediqa: path, score[, modality]"
     )
-    t.add_argument("--data", nargs="*", default=[], help="mediqa: monai-fiqa synth-ctmr folders")
+    t.add_argument("--data", nargs="*", default=[], help="mediqa: synth-ctmr folders; efiqa: the stage's inputs")
     t.add_argument("--val-data", help="mediqa: a synth-ctmr folder for model selection")
-    t.add_argument("--stage", choices=["upstream", "downstream"], default="downstream", help="mediqa stage")
+    t.add_argument(
+        "--stage",
+        choices=["upstream", "downstream", "vessels", "inpainter", "mae", "adapter"],
+        default="downstream",
+        help="mediqa: upstream|downstream; efiqa: vessels|inpainter|mae|adapter",
+    )
     t.add_argument("--val-every", type=int, default=250)
     t.add_argument("--out", required=True, help="run folder (checkpoints, history)")
     t.add_argument("--model", default="fthnet_s", help="registry name")

@@ -96,6 +96,7 @@ def train(
     model: torch.nn.Module | None = None,
     compute_loss: Callable[[torch.nn.Module, tuple], torch.Tensor] = _score_loss,
     evaluate: Callable[[torch.nn.Module, torch.utils.data.Dataset], dict[str, float]] | None = None,
+    select: str = "srcc",
 ) -> dict:
     """Train a model and write ``last.pt`` (resumable), ``best_model.pt`` (EMA weights) and ``history.json``.
 
@@ -110,7 +111,8 @@ def train(
             of a two-stage recipe).
         model: the network (default: ``create_model(cfg.model, img_size=cfg.img_size)``).
         compute_loss: ``compute_loss(model, batch) -> loss`` (default: score SmoothL1).
-        evaluate: ``evaluate(ema_model, val_data) -> metrics with "srcc"`` (default: :func:`evaluate_model`).
+        evaluate: ``evaluate(ema_model, val_data) -> metrics`` (default: :func:`evaluate_model`).
+        select: the metric (higher is better) that picks ``best_model.pt``.
 
     Returns:
         The history dict (also in ``history.json``).
@@ -133,7 +135,7 @@ def train(
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["optimizer"])
-        step, best = int(ck["step"]), float(ck["best_srcc"])
+        step, best = int(ck["step"]), float(ck.get("best", ck.get("best_srcc", -1.0)))
         history = json.loads((root / "history.json").read_text()) if (root / "history.json").is_file() else history
         if hasattr(train_data, "rng"):
             train_data.rng = np.random.default_rng(cfg.seed + step)
@@ -170,8 +172,8 @@ def train(
                 metrics = {"step": step, **evaluate(ema, val_data)}
                 history["val"].append(metrics)
                 bar.write(f"step {step}: val {metrics}")
-                if metrics["srcc"] > best or not (root / "best_model.pt").is_file():  # NaN on a tiny set
-                    best = metrics["srcc"] if np.isfinite(metrics["srcc"]) else best
+                if metrics[select] > best or not (root / "best_model.pt").is_file():  # NaN on a tiny set
+                    best = metrics[select] if np.isfinite(metrics[select]) else best
                     _save(root / "best_model.pt", ema.state_dict())
             timed_out = max_minutes is not None and time.time() - start > 60 * max_minutes
             if step % cfg.ckpt_every == 0 or step == cfg.steps or timed_out:
@@ -182,7 +184,7 @@ def train(
                         "ema": ema.state_dict(),
                         "optimizer": opt.state_dict(),
                         "step": step,
-                        "best_srcc": best,
+                        "best": best,
                     },
                 )
                 (root / "history.json").write_text(json.dumps(history, indent=1))

@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 from monai_fiqa.networks.blocks import SwinStages2D, soft_pool2d
+from monai_fiqa.networks.efiqa import EFIQAAdapter, PatchFeatureEncoder, fundus_mae, vessel_inpainter, vessel_unet
 from monai_fiqa.networks.fthnet import FTHNet
 from monai_fiqa.networks.mediqa import MedIQA
 from monai_fiqa.registry import ModelInfo, register_model
 
-__all__ = ["FTHNet", "MedIQA", "SwinStages2D", "soft_pool2d"]
+__all__ = [
+    "EFIQAAdapter",
+    "FTHNet",
+    "MedIQA",
+    "PatchFeatureEncoder",
+    "SwinStages2D",
+    "fundus_mae",
+    "soft_pool2d",
+    "vessel_inpainter",
+    "vessel_unet",
+]
 
 _IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 _WINDOWED = {"mean": (0.0, 0.0), "std": (1.0, 1.0)}  # MedIQA inputs are already windowed to [0, 1]
+_FIXED = {"mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)}  # EFIQA: the same scaling for every image
+
+
+def _efiqa_adapter(**kw: object) -> EFIQAAdapter:
+    """EFIQA stage 2 with the default encoder (MONAI MAE ViT); ``kw`` go to :func:`fundus_mae`."""
+    return EFIQAAdapter(PatchFeatureEncoder(fundus_mae(**kw), out_channels=int(kw.get("hidden_size", 192))))  # type: ignore[arg-type]
+
 
 for _info in (
     ModelInfo(
@@ -89,6 +107,44 @@ for _info in (
             "prompt_dim": 8,
         },
         **_WINDOWED,
+    ),
+    ModelInfo(
+        "efiqa_vessel_unet",
+        vessel_unet,
+        "efiqa",
+        (3, 512, 512),
+        score_range=(0.0, 1.0),
+        description="EFIQA vessel segmenter: MONAI U-Net (16-256 channels), FOV square at 512 px -> vessel logit",
+        **_FIXED,
+    ),
+    ModelInfo(
+        "efiqa_inpainter",
+        vessel_inpainter,
+        "efiqa",
+        (2, 256, 256),
+        mean=(0.0, 0.0),
+        std=(1.0, 1.0),
+        score_range=(0.0, 1.0),
+        description="EFIQA stage 1: masked vessel-map inpainting U-Net (map + mask -> completed map logit)",
+    ),
+    ModelInfo(
+        "efiqa_adapter",
+        _efiqa_adapter,
+        "efiqa",
+        (3, 256, 256),
+        score_range=(0.0, 1.0),
+        description="EFIQA stage 2: frozen MAE ViT (192 x 6, patch 16) + 1x1 head -> 16 x 16 quality map",
+        **_FIXED,
+    ),
+    ModelInfo(
+        "efiqa_adapter_tiny",
+        _efiqa_adapter,
+        "efiqa",
+        (3, 64, 64),
+        score_range=(0.0, 1.0),
+        description="tiny EFIQA adapter for tests",
+        defaults={"img_size": 64, "hidden_size": 32, "num_layers": 1, "num_heads": 2, "mlp_dim": 64},
+        **_FIXED,
     ),
 ):
     register_model(_info, overwrite=True)

@@ -1,0 +1,363 @@
+"""EFIQA training recipes: vessel segmenter, masked vessel inpainter (stage 1), MAE encoder, adapter (stage 2).
+
+Each recipe uses the shared loop (:func:`monai_fiqa.engine.trainer.train`: warm-up + linear annealing, EMA,
+resumable checkpoints, ``--max-minutes``) with its own loss and validation metric.  No recipe sees a quality label:
+the segmenter learns vessels (DRIVE manual labels), the inpainter learns what good vessel maps look like, the MAE
+learns to reconstruct photographs, and the adapter learns the stage-1 map.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from monai_fiqa.engine.trainer import TrainConfig, train
+from monai_fiqa.engine.vessels import VesselCropSet, load_drive, native_probabilities, to_input, vessel_metrics
+from monai_fiqa.engine.vuad import random_patch_mask
+from monai_fiqa.metrics.functional import srcc
+from monai_fiqa.networks.efiqa import EFIQAAdapter, PatchFeatureEncoder, fundus_mae, vessel_inpainter, vessel_unet
+
+__all__ = [
+    "PhotoSet",
+    "VesselMapSet",
+    "encode_all",
+    "pretrain_mae",
+    "train_adapter",
+    "train_inpainter",
+    "train_vessel_segmenter",
+]
+
+
+def _bce_dice(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    x, y = batch
+    logit = model(x)
+    prob = torch.sigmoid(logit)
+    dice = 1 - (2 * (prob * y).sum() + 1) / (prob.sum() + y.sum() + 1)
+    return F.binary_cross_entropy_with_logits(logit, y) + dice
+
+
+class _DriveVal(Dataset):
+    def __init__(self, pairs: list) -> None:
+        self.pairs = pairs
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int):  # not used by the evaluator; it reads self.pairs
+        return self.pairs[i]
+
+
+def _evaluate_segmenter(model: torch.nn.Module, data: _DriveVal) -> dict[str, float]:
+    rows = [vessel_metrics(native_probabilities(model, p), p.vessels, p.fov) for p in data.pairs]
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def train_vessel_segmenter(
+    drive_root: str | Path,
+    out: str | Path,
+    steps: int = 1500,
+    batch_size: int = 8,
+    lr: float = 2e-3,
+    val_images: int = 4,
+    resume: bool = False,
+    max_minutes: float | None = None,
+) -> dict:
+    """Train the vessel U-Net on DRIVE *training* images; the last ``val_images`` of them select the checkpoint.
+
+    The DRIVE test split is never seen here: it is the held-out evaluation (``benchmarks/efiqa_vessels.py``).
+    """
+    pairs = load_drive(drive_root, "training")
+    train_pairs, val_pairs = pairs[:-val_images], pairs[-val_images:]
+    cfg = TrainConfig(
+        model="efiqa_vessel_unet",
+        img_size=256,
+        batch_size=batch_size,
+        steps=steps,
+        lr=lr,
+        warmup_steps=min(100, steps // 10),
+        ema_decay=0.99,
+        val_every=max(50, steps // 6),
+        ckpt_every=50,
+    )
+    return train(
+        VesselCropSet(train_pairs, crop=256, per_epoch=steps * batch_size),
+        _DriveVal(val_pairs),
+        out,
+        cfg,
+        resume=resume,
+        max_minutes=max_minutes,
+        model=vessel_unet(),
+        compute_loss=_bce_dice,
+        evaluate=_evaluate_segmenter,
+        select="auc",
+    )
+
+
+class VesselMapSet(Dataset):
+    """Good vessel maps with random patch masks; the number of masked patches grows from 4 to 32 (progressive
+    masking) over the first 60 % of the samples drawn, then stays drawn from [4, 32]."""
+
+    def __init__(self, maps: np.ndarray, total: int, seed: int = 0, fixed: bool = False) -> None:
+        self.maps, self.total, self.fixed = maps, total, fixed
+        self.rng = np.random.default_rng(seed)
+        self.drawn = 0
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+        rng = np.random.default_rng([7, i]) if self.fixed else self.rng
+        self.drawn += 1
+        top = 32 if self.fixed else int(round(4 + 28 * min(1.0, self.drawn / (0.6 * self.total))))
+        v = self.maps[int(rng.integers(len(self.maps)))].astype(np.float32)
+        if not self.fixed:
+            v = np.rot90(v, int(rng.integers(4))) if rng.uniform() < 0.5 else v
+            v = v[:, ::-1] if rng.uniform() < 0.5 else v
+        m = random_patch_mask(int(rng.integers(4, top + 1)), rng)
+        v = np.ascontiguousarray(v)
+        x = torch.from_numpy(np.stack([v * (1 - m), m]))
+        return x, torch.from_numpy(v)[None], torch.from_numpy(m)[None]
+
+
+def _inpaint_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    x, y, m = batch
+    per_pixel = F.binary_cross_entropy_with_logits(model(x), y, reduction="none")
+    return (per_pixel * (0.1 + m)).sum() / (0.1 * m.numel() + m.sum())
+
+
+def _evaluate_inpainter(model: torch.nn.Module, data: VesselMapSet) -> dict[str, float]:
+    model.eval()
+    losses, l1 = [], []
+    with torch.no_grad():
+        for i in range(len(data)):
+            x, y, m = (t[None] for t in data[i])
+            p = model(x)
+            losses.append(float((F.binary_cross_entropy_with_logits(p, y, reduction="none") * m).sum() / m.sum()))
+            l1.append(float(((torch.sigmoid(p) - y).abs() * m).sum() / m.sum()))
+    return {"neg_masked_bce": -float(np.mean(losses)), "masked_l1": float(np.mean(l1))}
+
+
+def train_inpainter(
+    maps_npz: str | Path,
+    out: str | Path,
+    steps: int = 1500,
+    batch_size: int = 8,
+    lr: float = 2e-3,
+    resume: bool = False,
+    max_minutes: float | None = None,
+) -> dict:
+    """Stage 1: train the vessel inpainter on good vessel maps (``build_vessel_maps``); the last 10 % of the maps
+    (fixed masks) select the checkpoint."""
+    maps = np.load(maps_npz)["maps"]
+    n_val = max(4, len(maps) // 10)
+    cfg = TrainConfig(
+        model="efiqa_inpainter",
+        img_size=256,
+        batch_size=batch_size,
+        steps=steps,
+        lr=lr,
+        warmup_steps=min(100, steps // 10),
+        ema_decay=0.99,
+        val_every=max(50, steps // 6),
+        ckpt_every=50,
+    )
+    return train(
+        VesselMapSet(maps[:-n_val], steps * batch_size),
+        VesselMapSet(maps[-n_val:], 2 * n_val, fixed=True),
+        out,
+        cfg,
+        resume=resume,
+        max_minutes=max_minutes,
+        model=vessel_inpainter(),
+        compute_loss=_inpaint_loss,
+        evaluate=_evaluate_inpainter,
+        select="neg_masked_bce",
+    )
+
+
+class PhotoSet(Dataset):
+    """256-px photographs (uint8) as encoder inputs (fixed normalisation), with random flips when augmenting."""
+
+    def __init__(self, images: np.ndarray, augment: bool = True, seed: int = 0) -> None:
+        self.images, self.augment = images, augment
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor]:
+        img = self.images[i]
+        if self.augment and self.rng.uniform() < 0.5:
+            img = img[:, ::-1]
+        return (to_input(np.ascontiguousarray(img)),)
+
+
+def _patchify(x: torch.Tensor, p: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, N, p*p*C) in the patch embedding's row-major token order."""
+    b, c, h, w = x.shape
+    x = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(b, (h // p) * (w // p), p * p * c)
+
+
+def _mae_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """MSE on the masked patches, each target patch normalised by its own mean and variance (He et al.)."""
+    (x,) = batch
+    pred, mask = model(x)
+    target = _patchify(x, model.patch_size[0])
+    target = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6).sqrt()
+    per_patch = ((pred - target) ** 2).mean(-1)
+    return (per_patch * mask).sum() / mask.sum()
+
+
+def _evaluate_mae(model: torch.nn.Module, data: PhotoSet) -> dict[str, float]:
+    model.eval()
+    torch.manual_seed(0)  # the same masks every time
+    with torch.no_grad():
+        x = torch.stack([data[i][0] for i in range(len(data))])
+        loss = float(_mae_loss(model, (x,)))
+    return {"neg_masked_mse": -loss}
+
+
+def pretrain_mae(
+    photos_npz: str | Path,
+    out: str | Path,
+    steps: int = 3000,
+    batch_size: int = 32,
+    lr: float = 1.5e-3,
+    resume: bool = False,
+    max_minutes: float | None = None,
+) -> dict:
+    """Masked-autoencoder pre-training of the default encoder (MONAI ``MaskedAutoEncoderViT``) on the 256-px
+    photographs of an adapter set (good and degraded fundus, no labels); 64 of them select the checkpoint."""
+    images = np.load(photos_npz)["images"]
+    cfg = TrainConfig(
+        model="efiqa_mae",
+        img_size=256,
+        batch_size=batch_size,
+        steps=steps,
+        lr=lr,
+        weight_decay=0.05,
+        warmup_steps=min(200, steps // 10),
+        ema_decay=0.995,
+        val_every=max(100, steps // 6),
+        ckpt_every=100,
+    )
+    return train(
+        PhotoSet(images[:-64]),
+        PhotoSet(images[-64:], augment=False),
+        out,
+        cfg,
+        resume=resume,
+        max_minutes=max_minutes,
+        model=fundus_mae(),
+        compute_loss=_mae_loss,
+        evaluate=_evaluate_mae,
+        select="neg_masked_mse",
+    )
+
+
+class _FeatureSet(Dataset):
+    def __init__(self, feats: torch.Tensor, quality: np.ndarray, weight: np.ndarray) -> None:
+        self.feats = feats
+        self.quality = torch.from_numpy(quality.astype(np.float32))[:, None]
+        self.mask = torch.from_numpy((weight >= 0.5).astype(np.float32))[:, None]
+
+    def __len__(self) -> int:
+        return len(self.feats)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+        return self.feats[i].float(), self.quality[i], self.mask[i]
+
+
+def _head_loss(head: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    f, q, m = batch
+    return (((torch.sigmoid(head(f)) - q) ** 2) * m).sum() / m.sum()
+
+
+def _evaluate_head(head: torch.nn.Module, data: _FeatureSet) -> dict[str, float]:
+    head.eval()
+    with torch.no_grad():
+        pred = torch.sigmoid(head(data.feats.float()))
+    inside = data.mask.bool()
+    p, t = pred[inside].numpy(), data.quality[inside].numpy()
+    img_p = (pred * data.mask).sum((1, 2, 3)) / data.mask.sum((1, 2, 3))
+    img_t = (data.quality * data.mask).sum((1, 2, 3)) / data.mask.sum((1, 2, 3))
+    return {
+        "map_corr": float(np.corrcoef(p, t)[0, 1]),
+        "score_srcc": srcc(img_p.numpy(), img_t.numpy()),
+        "map_mae": float(np.abs(p - t).mean()),
+    }
+
+
+@torch.no_grad()
+def encode_all(encoder: PatchFeatureEncoder, images: np.ndarray, batch: int = 32) -> torch.Tensor:
+    """Frozen-encoder features of 256-px photographs, (N, C, h, w) float16 (cached once: the encoder never trains)."""
+    encoder.eval()
+    out = []
+    for i in tqdm(range(0, len(images), batch), desc="encode", unit="batch"):
+        x = torch.stack([to_input(im) for im in images[i : i + batch]])
+        out.append(encoder(x).half())
+    return torch.cat(out)
+
+
+def train_adapter(
+    adapter_npz: str | Path,
+    encoder_checkpoint: str | Path,
+    out: str | Path,
+    steps: int = 2000,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    resume: bool = False,
+    max_minutes: float | None = None,
+    encoder: PatchFeatureEncoder | None = None,
+) -> dict:
+    """Stage 2: fit the adapter (feature standardisation + 1x1 head) to the stage-1 maps of an adapter set.
+
+    Args:
+        encoder_checkpoint: the MAE state dict (``pretrain_mae``'s ``best_model.pt``) for the default encoder.
+        encoder: any :class:`PatchFeatureEncoder` instead (a site's backbone and weights).
+
+    Writes ``adapter.pt`` (the full :class:`EFIQAAdapter` state: encoder + head) beside the run's checkpoints.
+    """
+    data = np.load(adapter_npz)
+    if encoder is None:
+        encoder = PatchFeatureEncoder(fundus_mae(), checkpoint=str(encoder_checkpoint))
+    adapter = EFIQAAdapter(encoder)
+    feats = encode_all(encoder, data["images"])
+    if feats.shape[-1] != adapter.grid:
+        feats = F.interpolate(feats.float(), size=(adapter.grid,) * 2, mode="bilinear", align_corners=False).half()
+    n_val = max(32, len(feats) // 10)
+    head = torch.nn.Sequential(adapter.norm, adapter.head)
+    cfg = TrainConfig(
+        model="efiqa_adapter",
+        img_size=256,
+        batch_size=batch_size,
+        steps=steps,
+        lr=lr,
+        weight_decay=1e-4,
+        warmup_steps=min(100, steps // 10),
+        ema_decay=0.99,
+        val_every=max(100, steps // 5),
+        ckpt_every=200,
+    )
+    quality, weight = data["quality"], data["weight"]
+    hist = train(
+        _FeatureSet(feats[:-n_val], quality[:-n_val], weight[:-n_val]),
+        _FeatureSet(feats[-n_val:], quality[-n_val:], weight[-n_val:]),
+        out,
+        cfg,
+        resume=resume,
+        max_minutes=max_minutes,
+        model=head,
+        compute_loss=_head_loss,
+        evaluate=_evaluate_head,
+        select="map_corr",
+    )
+    head.load_state_dict(torch.load(Path(out) / "best_model.pt", map_location="cpu", weights_only=True))
+    torch.save(adapter.state_dict(), Path(out) / "adapter.pt")
+    return hist

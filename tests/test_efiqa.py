@@ -1,0 +1,120 @@
+"""EFIQA building blocks: coverage masks, the missing-vessel normalisation, encoders, adapter, assessor plumbing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from monai_fiqa.engine.efiqa_assessor import EFIQAAssessor, cell_weights, pooled_score
+from monai_fiqa.engine.efiqa_train import VesselMapSet, _patchify
+from monai_fiqa.engine.vuad import GRID, MAP_SIZE, coverage_masks, inpaint_cover, missing_to_quality
+from monai_fiqa.networks.efiqa import EFIQAAdapter, PatchFeatureEncoder, vessel_inpainter
+from monai_fiqa.registry import create_model
+from monai_fiqa.synth.anatomy import fov_mask
+from monai_fiqa.synth.fundus import render_fundus
+
+
+def test_every_pixel_is_masked_in_exactly_one_turn():
+    masks = coverage_masks()
+    assert masks.shape == (4, MAP_SIZE, MAP_SIZE)
+    assert np.array_equal(masks.sum(0), np.ones((MAP_SIZE, MAP_SIZE)))
+
+
+def test_inpaint_cover_takes_each_pixel_from_its_masked_turn():
+    class Echo(torch.nn.Module):  # "predicts" the mask channel: the expected map is then 1 everywhere
+        def forward(self, x):
+            return torch.logit(x[:, 1:2].clamp(1e-4, 1 - 1e-4))
+
+    out = inpaint_cover(Echo(), np.zeros((2, MAP_SIZE, MAP_SIZE), np.float32))
+    assert out.shape == (2, MAP_SIZE, MAP_SIZE) and np.allclose(out, 1.0, atol=1e-3)
+
+
+def test_missing_vessels_lower_exactly_their_cells():
+    rng = np.random.default_rng(0)
+    expected = (rng.uniform(size=(MAP_SIZE, MAP_SIZE)) > 0.8).astype(np.float32)
+    fov = np.ones((MAP_SIZE, MAP_SIZE), bool)
+    q, w = missing_to_quality(expected, expected, fov)
+    assert np.allclose(q, 1.0) and np.allclose(w, 1.0)
+    observed = expected.copy()
+    observed[:64, :64] = 0.0  # the top-left 4 x 4 cells lose their vessels
+    q, _ = missing_to_quality(observed, expected, fov)
+    assert q[:4, :4].max() < 0.2 and q[5:, 5:].min() > 0.95
+    fov[:, :128] = False
+    q, w = missing_to_quality(observed, expected, fov)
+    assert np.all(q[:, :8] == 1.0) and np.all(w[:, :8] < 0.5)  # outside the FOV: not assessed
+
+
+def test_progressive_masking_grows():
+    data = VesselMapSet(np.zeros((3, MAP_SIZE, MAP_SIZE), np.float16), total=200)
+    early = [float(data[0][2].mean()) for _ in range(20)]
+    for _ in range(120):
+        data[0]
+    late = [float(data[0][2].mean()) for _ in range(40)]
+    assert max(early) <= 8 / 64 + 1e-6 < max(late) and max(late) <= 32 / 64
+
+
+def test_patchify_matches_the_patch_embedding_order():
+    x = torch.arange(2 * 3 * 32 * 32, dtype=torch.float32).reshape(2, 3, 32, 32)
+    p = _patchify(x, 16)
+    assert p.shape == (2, 4, 16 * 16 * 3)
+    assert p[0, 1, 0] == x[0, 0, 0, 16]  # token 1 = first row, second column
+
+
+def test_encoder_accepts_tokens_maps_and_mae():
+    class Tokens(torch.nn.Module):
+        def forward(self, x):
+            b = x.shape[0]
+            grid = torch.arange(16.0).reshape(1, 16, 1).expand(b, 16, 8)
+            return torch.cat([torch.full((b, 1, 8), -1.0), grid], dim=1)  # class token + 4 x 4 grid
+
+    enc = PatchFeatureEncoder(Tokens(), img_size=64)
+    f = enc(torch.zeros(2, 3, 64, 64))
+    assert f.shape == (2, 8, 4, 4) and f[0, 0, 0, 1] == 1 and f[0, 0, 1, 0] == 4  # row-major, class token dropped
+    conv = PatchFeatureEncoder(torch.nn.Conv2d(3, 5, 16, stride=16), img_size=64)
+    assert conv.out_channels == 5 and not any(p.requires_grad for p in conv.parameters())
+    adapter = create_model("efiqa_adapter_tiny")
+    out = adapter(torch.randn(2, 3, 64, 64))
+    assert out.shape == (2, 1, GRID, GRID) and 0 < out.min() and out.max() < 1
+    assert isinstance(adapter, EFIQAAdapter) and isinstance(adapter.encoder.backbone, torch.nn.Module)
+
+
+@pytest.fixture(scope="module")
+def tiny_assessors():
+    torch.manual_seed(0)
+    stage2 = EFIQAAssessor(network=create_model("efiqa_adapter_tiny").eval())
+    small = (4, 8, 16)
+    seg = create_model("efiqa_vessel_unet", channels=small, num_res_units=0)
+    stage1 = EFIQAAssessor(segmenter=seg, inpainter=vessel_inpainter(small, 0), mode="stage1")
+    return stage2, stage1
+
+
+def test_assessor_map_is_input_sized_and_one_outside_the_fov(tiny_assessors):
+    sample = render_fundus(3, size=320)
+    outside = ~fov_mask(sample.image)  # the field of view the assessor detects
+    assert 0.1 < outside.mean() < 0.4
+    for assessor in tiny_assessors:
+        r = assessor.assess(sample.image)
+        assert r.quality_map.shape == sample.image.shape[:2] and r.quality_map.dtype == np.float32
+        assert np.all(r.quality_map[outside] == 1.0) and 0 <= r.score <= 100
+        assert r.grade in ("good", "usable", "reject") and not r.params["out_of_distribution"]
+
+
+def test_non_fundus_inputs_are_flagged_or_refused(tiny_assessors):
+    stage2, _ = tiny_assessors
+    grey = np.tile(np.linspace(0, 255, 256, dtype=np.uint8), (256, 1))
+    r = stage2.assess(grey)
+    assert r.grade == "reject" and r.params["out_of_distribution"] and r.params["warnings"]
+    with pytest.raises(ValueError, match="at least"):
+        stage2.assess(np.zeros((32, 32, 3), np.uint8))
+    with pytest.raises(ValueError, match="mode"):
+        EFIQAAssessor(mode="stage3")
+
+
+def test_pooled_score_ignores_cells_outside_the_fov():
+    fov = np.zeros((512, 512), bool)
+    fov[:, :256] = True
+    w = cell_weights(fov)
+    q = np.ones((GRID, GRID), np.float32)
+    q[:, 8:] = 0.0  # "bad" but outside the FOV
+    assert pooled_score(q, w) == pytest.approx(100.0)
