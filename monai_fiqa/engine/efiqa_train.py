@@ -8,6 +8,7 @@ learns to reconstruct photographs, and the adapter learns the stage-1 map.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -100,12 +101,27 @@ def train_vessel_segmenter(
 
 class VesselMapSet(Dataset):
     """Good vessel maps with random patch masks; the number of masked patches grows from 4 to 32 (progressive
-    masking) over the first 60 % of the samples drawn, then stays drawn from [4, 32]."""
+    masking) over the first 60 % of the samples drawn, then stays drawn from [4, 32].
 
-    def __init__(self, maps: np.ndarray, total: int, seed: int = 0, fixed: bool = False) -> None:
+    ``real`` marks maps of real photographs; they are drawn ``real_share`` of the time (there are few of them
+    beside the unlimited renders, and real vessel trees are what the test photographs have).
+    """
+
+    def __init__(
+        self,
+        maps: np.ndarray,
+        total: int,
+        seed: int = 0,
+        fixed: bool = False,
+        real: np.ndarray | None = None,
+        real_share: float = 0.3,
+    ) -> None:
         self.maps, self.total, self.fixed = maps, total, fixed
         self.rng = np.random.default_rng(seed)
         self.drawn = 0
+        real = np.zeros(len(maps), bool) if real is None else real
+        share = real_share if real.any() and not real.all() else float(real.mean())
+        self.p = np.where(real, share / max(real.sum(), 1), (1 - share) / max((~real).sum(), 1))
 
     def __len__(self) -> int:
         return self.total
@@ -114,7 +130,7 @@ class VesselMapSet(Dataset):
         rng = np.random.default_rng([7, i]) if self.fixed else self.rng
         self.drawn += 1
         top = 32 if self.fixed else int(round(4 + 28 * min(1.0, self.drawn / (0.6 * self.total))))
-        v = self.maps[int(rng.integers(len(self.maps)))].astype(np.float32)
+        v = self.maps[int(rng.choice(len(self.maps), p=self.p))].astype(np.float32)
         if not self.fixed:
             v = np.rot90(v, int(rng.integers(4))) if rng.uniform() < 0.5 else v
             v = v[:, ::-1] if rng.uniform() < 0.5 else v
@@ -153,7 +169,9 @@ def train_inpainter(
 ) -> dict:
     """Stage 1: train the vessel inpainter on good vessel maps (``build_vessel_maps``); the last 10 % of the maps
     (fixed masks) select the checkpoint."""
-    maps = np.load(maps_npz)["maps"]
+    data = np.load(maps_npz)
+    maps = data["maps"]
+    real = np.array([s.startswith("drive") for s in json.loads(str(data["manifest"]))["sources"]])
     n_val = max(4, len(maps) // 10)
     cfg = TrainConfig(
         model="efiqa_inpainter",
@@ -167,7 +185,7 @@ def train_inpainter(
         ckpt_every=50,
     )
     return train(
-        VesselMapSet(maps[:-n_val], steps * batch_size),
+        VesselMapSet(maps[:-n_val], steps * batch_size, real=real[:-n_val]),
         VesselMapSet(maps[-n_val:], 2 * n_val, fixed=True),
         out,
         cfg,

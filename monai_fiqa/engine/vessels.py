@@ -53,7 +53,9 @@ def load_drive(root: str | Path, split: str) -> list[DrivePair]:
     for img in sorted((base / "images").glob("*.tif")):
         idx = img.name.split("_")[0]
         grey = lambda p: np.asarray(Image.open(p).convert("L")) > 127  # noqa: E731
+        # the 2nd observer's files are named NN_manual2.gif, or vessel(N).gif in some DRIVE copies
         second = base / "2nd_manual" / f"{idx}_manual2.gif"
+        second = second if second.is_file() else base / "2nd_manual" / f"vessel({int(idx)}).gif"
         pairs.append(
             DrivePair(
                 idx,
