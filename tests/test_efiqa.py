@@ -30,18 +30,23 @@ def test_inpaint_cover_takes_each_pixel_from_its_masked_turn():
     assert out.shape == (2, MAP_SIZE, MAP_SIZE) and np.allclose(out, 1.0, atol=1e-3)
 
 
-def test_missing_vessels_lower_exactly_their_cells():
+def test_missing_or_invisible_vessels_lower_their_cells():
     rng = np.random.default_rng(0)
     expected = (rng.uniform(size=(MAP_SIZE, MAP_SIZE)) > 0.8).astype(np.float32)
     fov = np.ones((MAP_SIZE, MAP_SIZE), bool)
-    q, w = missing_to_quality(expected, expected, fov)
-    assert np.allclose(q, 1.0) and np.allclose(w, 1.0)
+    visible = np.full((MAP_SIZE, MAP_SIZE), 20.0, np.float32)  # vessel contrast well above C_REF
+    q, w = missing_to_quality(expected, expected, visible, fov)
+    assert q.min() > 0.95 and np.allclose(w, 1.0)
     observed = expected.copy()
-    observed[:64, :64] = 0.0  # the top-left 4 x 4 cells lose their vessels
-    q, _ = missing_to_quality(observed, expected, fov)
-    assert q[:4, :4].max() < 0.2 and q[5:, 5:].min() > 0.95
+    observed[:64, :64] = 0.0  # not there: the top-left 4 x 4 cells lose their vessels
+    q, _ = missing_to_quality(observed, expected, visible, fov)
+    assert q[:2, :2].max() < 0.3 and q[6:, 6:].min() > 0.95
+    faint = visible.copy()
+    faint[-64:, -64:] = 1.0  # not visible: found, but at 1 grey level of contrast
+    q, _ = missing_to_quality(expected, expected, faint, fov)
+    assert q[-2:, -2:].max() < 0.3 and q[:10, :10].min() > 0.95
     fov[:, :128] = False
-    q, w = missing_to_quality(observed, expected, fov)
+    q, w = missing_to_quality(observed, expected, visible, fov)
     assert np.all(q[:, :8] == 1.0) and np.all(w[:, :8] < 0.5)  # outside the FOV: not assessed
 
 
