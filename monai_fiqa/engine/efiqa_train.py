@@ -333,19 +333,23 @@ def train_adapter(
     resume: bool = False,
     max_minutes: float | None = None,
     encoder: PatchFeatureEncoder | None = None,
+    layers: tuple[int, ...] = (1, 3, -1),
+    hidden: int = 64,
 ) -> dict:
     """Stage 2: fit the adapter (feature standardisation + 1x1 head) to the stage-1 maps of an adapter set.
 
     Args:
         encoder_checkpoint: the MAE state dict (``pretrain_mae``'s ``best_model.pt``) for the default encoder.
         encoder: any :class:`PatchFeatureEncoder` instead (a site's backbone and weights).
+        layers: MAE blocks whose outputs the default encoder concatenates.
+        hidden: width of the adapter's hidden 1x1 layer.
 
     Writes ``adapter.pt`` (the full :class:`EFIQAAdapter` state: encoder + head) beside the run's checkpoints.
     """
     data = np.load(adapter_npz)
     if encoder is None:
-        encoder = PatchFeatureEncoder(fundus_mae(), checkpoint=str(encoder_checkpoint))
-    adapter = EFIQAAdapter(encoder)
+        encoder = PatchFeatureEncoder(fundus_mae(), checkpoint=str(encoder_checkpoint), layers=layers)
+    adapter = EFIQAAdapter(encoder, hidden=hidden)
     feats = encode_all(encoder, data["images"])
     if feats.shape[-1] != adapter.grid:
         feats = F.interpolate(feats.float(), size=(adapter.grid,) * 2, mode="bilinear", align_corners=False).half()

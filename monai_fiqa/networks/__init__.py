@@ -25,9 +25,12 @@ _WINDOWED = {"mean": (0.0, 0.0), "std": (1.0, 1.0)}  # MedIQA inputs are already
 _FIXED = {"mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)}  # EFIQA: the same scaling for every image
 
 
-def _efiqa_adapter(**kw: object) -> EFIQAAdapter:
-    """EFIQA stage 2 with the default encoder (MONAI MAE ViT); ``kw`` go to :func:`fundus_mae`."""
-    return EFIQAAdapter(PatchFeatureEncoder(fundus_mae(**kw), out_channels=int(kw.get("hidden_size", 192))))  # type: ignore[arg-type]
+def _efiqa_adapter(layers: tuple[int, ...] = (1, 3, -1), hidden: int = 64, **kw: object) -> EFIQAAdapter:
+    """EFIQA stage 2 with the default encoder (MONAI MAE ViT, blocks ``layers`` concatenated) and a 1x1 head with
+    ``hidden`` units; other ``kw`` go to :func:`fundus_mae`."""
+    width = int(kw.get("hidden_size", 192)) * len(layers)  # type: ignore[call-overload]
+    encoder = PatchFeatureEncoder(fundus_mae(**kw), out_channels=width, layers=layers)  # type: ignore[arg-type]
+    return EFIQAAdapter(encoder, hidden=hidden)
 
 
 for _info in (
@@ -133,7 +136,7 @@ for _info in (
         "efiqa",
         (3, 256, 256),
         score_range=(0.0, 1.0),
-        description="EFIQA stage 2: frozen MAE ViT (192 x 6, patch 16) + 1x1 head -> 16 x 16 quality map",
+        description="EFIQA stage 2: frozen MAE ViT (192 x 6, patch 16; blocks 2, 4, 6) + 1x1 MLP head -> 16 x 16 map",
         **_FIXED,
     ),
     ModelInfo(
@@ -143,7 +146,7 @@ for _info in (
         (3, 64, 64),
         score_range=(0.0, 1.0),
         description="tiny EFIQA adapter for tests",
-        defaults={"img_size": 64, "hidden_size": 32, "num_layers": 1, "num_heads": 2, "mlp_dim": 64},
+        defaults={"img_size": 64, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "mlp_dim": 64, "layers": (0, -1)},
         **_FIXED,
     ),
 ):

@@ -12,6 +12,8 @@ local checkpoint (a site's DINOv2/RETFound weights through timm, for instance).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from monai.networks.nets import MaskedAutoEncoderViT, UNet
@@ -71,12 +73,20 @@ class PatchFeatureEncoder(nn.Module):
             checkpoint are accepted as they are.
         out_channels: the feature width C (inferred from a dummy forward when None).
         img_size: the input side the backbone expects (a MAE ViT's own size wins); callers resize to it.
+        layers: for a MAE ViT, the transformer blocks whose outputs are concatenated (``-1`` = the final,
+            normalised output).  Intermediate blocks keep the local, low-level detail quality depends on.
     """
 
     def __init__(
-        self, backbone: nn.Module, checkpoint: str | None = None, out_channels: int | None = None, img_size: int = 256
+        self,
+        backbone: nn.Module,
+        checkpoint: str | None = None,
+        out_channels: int | None = None,
+        img_size: int = 256,
+        layers: tuple[int, ...] = (-1,),
     ) -> None:
         super().__init__()
+        self.layers = tuple(layers)
         if checkpoint:
             state = torch.load(checkpoint, map_location="cpu", weights_only=True)
             backbone.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
@@ -96,19 +106,23 @@ class PatchFeatureEncoder(nn.Module):
 
     @staticmethod
     def _tokens_to_map(tokens: torch.Tensor) -> torch.Tensor:
-        n = tokens.shape[1]
-        side = int(round(n**0.5))
+        n = int(tokens.shape[1])
+        side = math.isqrt(n)
         if side * side != n:  # a leading class token
-            tokens, side = tokens[:, 1:], int(round((n - 1) ** 0.5))
+            tokens, side = tokens[:, 1:], math.isqrt(n - 1)
         return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], side, side)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = self.backbone
         if isinstance(b, MaskedAutoEncoderViT):
-            tokens = b.patch_embedding(x)
-            tokens = b.blocks(torch.cat((b.cls_token.expand(x.shape[0], -1, -1), tokens), dim=1))
-            return self._tokens_to_map(tokens[:, 1:])
+            tokens = torch.cat((b.cls_token.expand(x.shape[0], -1, -1), b.patch_embedding(x)), dim=1)
+            outputs = []
+            for block in b.blocks:  # the transformer blocks, then the final LayerNorm
+                tokens = block(tokens)
+                outputs.append(tokens)
+            picked = [outputs[i] for i in self.layers]
+            return self._tokens_to_map(torch.cat(picked, dim=-1)[:, 1:])
         out = b(x)
         out = out[-1] if isinstance(out, (list, tuple)) else out
         return self._tokens_to_map(out) if out.ndim == 3 else out
@@ -120,15 +134,19 @@ class EFIQAAdapter(nn.Module):
     Args:
         encoder: a :class:`PatchFeatureEncoder`.
         grid: output map side; features are resized to it when the encoder's grid differs.
+        hidden: width of one hidden 1x1 layer (0: a single linear 1x1 convolution).
     """
 
-    def __init__(self, encoder: PatchFeatureEncoder, grid: int = 16) -> None:
+    def __init__(self, encoder: PatchFeatureEncoder, grid: int = 16, hidden: int = 0) -> None:
         super().__init__()
         self.encoder, self.grid = encoder, grid
         # fixed feature standardisation learned with the head (running statistics); per-image normalisation would
         # erase exactly the global changes (a uniformly dark or hazy photograph) the map must show
         self.norm = nn.BatchNorm2d(encoder.out_channels, affine=False)
-        self.head = nn.Conv2d(encoder.out_channels, 1, kernel_size=1)
+        c = encoder.out_channels
+        self.head = (
+            nn.Sequential(nn.Conv2d(c, hidden, 1), nn.GELU(), nn.Conv2d(hidden, 1, 1)) if hidden else nn.Conv2d(c, 1, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.encoder(x)

@@ -12,9 +12,17 @@ import pydicom
 import pytest
 
 from monai_fiqa.api import BUNDLE_PATH_ENV
-from tests.deploy.conftest import dciodvfy_errors, run_app, sr_values
+from tests.deploy.conftest import REPO, dciodvfy_errors, run_app, sr_values
 
-EXPECTED_BUNDLE = {"OP": "fundus_fthnet", "CT": "ctmr_mediqa", "MR": "ctmr_mediqa"}
+FAMILY_OF = {"OP": "fundus", "CT": "ctmr", "MR": "ctmr"}
+
+
+def _expected_bundles(bundle_roots: list[Path]) -> dict[str, set[str]]:
+    """Bundles each modality must be routed to: every bundle of its family that has weights on the search path."""
+    from monai_fiqa.deploy.pipeline import FAMILY_BUNDLES
+
+    have = {m.parent.parent.name for root in bundle_roots for m in root.glob("*/models/model.pt")}
+    return {m: set(FAMILY_BUNDLES[f]) & have for m, f in FAMILY_OF.items()}
 
 
 def _modality_by_series(study: Path) -> dict[str, str]:
@@ -29,32 +37,33 @@ def _modality_by_series(study: Path) -> dict[str, str]:
 def study_run(sample_study: Path, fundus_test_bundles: Path, tmp_path_factory: pytest.TempPathFactory):
     env = dict(os.environ) | {BUNDLE_PATH_ENV: str(fundus_test_bundles)}
     out = tmp_path_factory.mktemp("app_out")
-    return run_app(sample_study, out, env), out
+    return run_app(sample_study, out, env), out, _expected_bundles([fundus_test_bundles, REPO / "bundles"])
 
 
 def test_every_series_routed_to_its_bundle_and_written_valid(study_run, sample_study):
-    proc, out = study_run
+    proc, out, expected = study_run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((out / "run_report.json").read_text())
     assert report["status"] == "success"
     assert report["counts"] == {"items": 3, "done": 3, "failed": 0, "unsupported": 0}
     files = sorted((out / "dicom").rglob("*.dcm"))
-    assert sorted(f.stem.rsplit("_", 1)[1] for f in files) == ["SC"] * 3 + ["SEG"] * 3 + ["SR"] * 3
+    runs = sum(len(v) for v in expected.values())  # one SR, SEG and SC per model run
+    assert sorted(f.stem.rsplit("_", 1)[1] for f in files) == ["SC"] * runs + ["SEG"] * runs + ["SR"] * runs
     for f in files:
         assert dciodvfy_errors(f) == [], f
     modality_of = _modality_by_series(sample_study)
-    routed = set()
+    routed: dict[str, set[str]] = {}
     for sr_file in (f for f in files if f.stem.endswith("_SR")):
         sr = pydicom.dcmread(sr_file)
         source_series = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].SeriesInstanceUID
         modality = modality_of[str(source_series)]
         values = sr_values(sr)
-        assert values["Algorithm Name"] == EXPECTED_BUNDLE[modality], modality  # routed as asserted from the SR
         assert 0.0 <= values["Image Quality Rating"] <= 100.0
         assert sr.PatientID == "FIQA-DEMO-001" and sr.StudyInstanceUID == next(iter(_study_uids(sample_study)))
-        routed.add(modality)
-    assert routed == {"OP", "CT", "MR"}
-    assert len(list((out / "previews").glob("*.png"))) == 3
+        routed.setdefault(modality, set()).add(values["Algorithm Name"])
+    assert routed == expected  # each series went to exactly its family's bundles, as the SRs say
+    assert expected["OP"] and expected["CT"] == {"ctmr_mediqa"}
+    assert len(list((out / "previews").glob("*.png"))) == runs
 
 
 def _study_uids(study: Path) -> set[str]:
@@ -83,7 +92,7 @@ def test_failure_isolation_partial_success(messy_study, fundus_test_bundles, tmp
 
 
 def test_report_renders_every_series_in_chromium(study_run, tmp_path):
-    _, out = study_run
+    _, out, expected = study_run
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
         pytest.fail("chromium not installed: `make test` installs Debian's chromium")
@@ -96,7 +105,7 @@ def test_report_renders_every_series_in_chromium(study_run, tmp_path):
     assert dom.count('<tr class="item"') == len(report["items"]) == 3
     for item in report["items"]:
         assert item["item"].split(" '")[0] in dom  # e.g. "CT series 2"
-    assert dom.count("data:image/png;base64,") == 3  # each series' preview is inlined
+    assert dom.count("data:image/png;base64,") == sum(len(v) for v in expected.values())  # every preview inlined
     shot = tmp_path / "report.png"
     subprocess.run(
         [exe, *flags, "--window-size=1200,1600", f"--screenshot={shot}", url], capture_output=True, timeout=120
