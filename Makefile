@@ -35,8 +35,8 @@ ifneq ($(strip $(APT_PACKAGES)),)
 	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 endif
 
-# The Deploy app on the sample study; exit status 3 = partial (a series could not be assessed: today the fundus
-# photograph, as no trained fundus bundle ships yet) is reported, not a demo failure.
+# The Deploy app on the sample study; exit status 3 = partial (a series could not be assessed, e.g. when a bundle is
+# removed) is reported, not a demo failure.
 demo: setup system-deps
 	$(VENV)/bin/monai-fiqa demo --out demo_out
 	rm -rf demo_out/study demo_out/app

@@ -186,6 +186,36 @@ def _efiqa_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    if args.action == "export":
+        from monai_fiqa.bundle_dist import export_bundle
+
+        for name in args.names:
+            e = export_bundle(name, args.out)
+            print(f"{e['name']} v{e['version']}: {Path(args.out) / e['source']} sha256 {e['sha256']}")
+        return 0
+    if args.action == "install":
+        from monai_fiqa.bundle_dist import BundleInstallError, install_bundle
+
+        try:
+            for name in args.names:
+                print(f"installed {name} in {install_bundle(name, args.source, args.version, args.root)}")
+        except BundleInstallError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    from monai_fiqa.api import _bundle_folders
+    from monai_fiqa.bundle_checks import check_bundle
+
+    folders = _bundle_folders()
+    failed = 0
+    for name in args.names or sorted(folders):
+        problems = check_bundle(folders.get(name, Path(name)))
+        failed += bool(problems)
+        print(f"{name}: {'ok' if not problems else '; '.join(problems)}")
+    return 1 if failed else 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from monai_fiqa.engine.batch import evaluate_csv
 
@@ -228,6 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--n-synth", type=int, default=400, help="procedural renders used as good sources")
     ed.add_argument("--out", required=True, help="output .npz")
     ed.set_defaults(func=_efiqa_data)
+    bu = sub.add_parser("bundle", help="export (model-zoo zip + model_info.json), install, or check bundles")
+    bu.add_argument("action", choices=["export", "install", "check"])
+    bu.add_argument("names", nargs="*", help="bundle names (check: default all)")
+    bu.add_argument("--out", default="dist/bundles", help="export: output folder")
+    bu.add_argument("--source", help="install: folder or URL holding model_info.json and the zips")
+    bu.add_argument("--version", help="install: a specific version (default: newest)")
+    bu.add_argument("--root", help="install: destination (default ~/.cache/monai_fiqa/bundles)")
+    bu.set_defaults(func=_bundle)
     ss = sub.add_parser("sample-study", help="write the demo DICOM study (fundus OP, CT, MR) for the Deploy app")
     ss.add_argument("--out", required=True, help="output folder")
     ss.add_argument("--with-bad-inputs", action="store_true", help="add a truncated file, an ECG, an SR, a text file")

@@ -1,4 +1,4 @@
-"""Test helpers: a tiny assessor for the bundle loading path, and MONAI bundle checks shared by the bundle tests."""
+"""Test helpers: a tiny assessor for the bundle loading path, and MONAI's bundle runner shared by the bundle tests."""
 
 from __future__ import annotations
 
@@ -23,21 +23,6 @@ class MeanLevelAssessor:
         score = float(np.clip(np.asarray(x, dtype=np.float32).mean() * self.scale, 0, 100))
         qmap = np.full(np.asarray(x).shape[:2], score / 100.0, dtype=np.float32)
         return QualityResult(score, grade_from_score(score), qmap, {"model": "mean-level"})
-
-
-def bundle_checks(bundle: Path, tmp: Path, input_shape: str) -> Path:
-    """Run MONAI's ``verify_net_in_out`` and ``ckpt_export`` (traced TorchScript) on a bundle; return the .ts path."""
-    py = sys.executable
-    cfg = ["--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json"]
-    run = dict(cwd=bundle, capture_output=True, text=True, timeout=300)
-    out = subprocess.run([py, "-m", "monai.bundle", "verify_net_in_out", "network_def", *cfg], **run)
-    assert out.returncode == 0, out.stderr[-2000:]
-    ts = tmp / "model.ts"
-    export = [py, "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", str(ts), *cfg]
-    export += ["--ckpt_file", "models/model.pt", "--use_trace", "True", "--input_shape", input_shape]
-    out = subprocess.run(export, **run)
-    assert out.returncode == 0 and ts.is_file(), out.stderr[-2000:]
-    return ts
 
 
 def bundle_run(bundle: Path, dataset_dir: Path, output_dir: Path) -> dict:

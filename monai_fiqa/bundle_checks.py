@@ -1,0 +1,112 @@
+"""Model-zoo style checks of a bundle: files, metadata, ``network_data_format`` against the real network, MONAI's
+``verify_net_in_out``, TorchScript export (``ckpt_export``) and TorchScript-vs-eager agreement.
+
+``check_bundle`` returns the list of problems (empty = the bundle passes); ``monai-fiqa bundle check`` prints them
+for every bundle.  A bundle without trained weights gets the file and metadata checks and one problem saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+__all__ = ["REQUIRED_FILES", "REQUIRED_METADATA", "check_bundle"]
+
+REQUIRED_FILES = ("configs/metadata.json", "configs/inference.json", "docs/README.md", "LICENSE")
+REQUIRED_METADATA = (
+    "version",
+    "changelog",
+    "monai_version",
+    "pytorch_version",
+    "numpy_version",
+    "name",
+    "task",
+    "description",
+    "authors",
+    "copyright",
+    "intended_use",
+    "network_data_format",
+)
+
+
+def _metadata_problems(meta: dict) -> list[str]:
+    problems = [f"metadata has no {k!r}" for k in REQUIRED_METADATA if k not in meta]
+    if "version" in meta and meta["version"] not in meta.get("changelog", {}):
+        problems.append(f"changelog has no entry for version {meta['version']}")
+    fmt = meta.get("network_data_format", {})
+    for side, key in (("inputs", "image"), ("outputs", "pred")):
+        spec = fmt.get(side, {}).get(key)
+        if spec is None:
+            problems.append(f"network_data_format has no {side}.{key}")
+        elif not {"num_channels", "spatial_shape", "dtype"} <= set(spec):
+            problems.append(f"network_data_format {side}.{key} lacks num_channels/spatial_shape/dtype")
+    return problems
+
+
+def _expected_output(spec: dict) -> set[tuple[int, ...]]:
+    shape = tuple(int(s) for s in spec["spatial_shape"])
+    shapes = {(1, int(spec["num_channels"]), *shape)}
+    if shape == (1,):  # a score: (1, C) is the same thing
+        shapes.add((1, int(spec["num_channels"])))
+    return shapes
+
+
+def check_bundle(folder: str | Path) -> list[str]:
+    """All problems found in the bundle at ``folder`` (empty list: it passes)."""
+    from monai.bundle import ConfigParser, ckpt_export, verify_net_in_out
+
+    folder = Path(folder)
+    problems = [f"missing {f}" for f in REQUIRED_FILES if not (folder / f).is_file()]
+    if problems:
+        return problems
+    meta = json.loads((folder / "configs" / "metadata.json").read_text())
+    problems += _metadata_problems(meta)
+    weights = folder / "models" / "model.pt"
+    if not weights.is_file():
+        return [*problems, "no trained weights (models/model.pt)"]
+    if problems:
+        return problems
+    cfg = [str(folder / "configs" / "inference.json")]
+    parser = ConfigParser()
+    parser.read_config(cfg[0])
+    parser["bundle_root"] = str(folder)
+    net = parser.get_parsed_content("network_def")
+    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    net.eval()
+    spec_in = meta["network_data_format"]["inputs"]["image"]
+    x = torch.rand(1, int(spec_in["num_channels"]), *(int(s) for s in spec_in["spatial_shape"]))
+    with torch.no_grad():
+        eager = net(x)
+    expected = _expected_output(meta["network_data_format"]["outputs"]["pred"])
+    if tuple(eager.shape) not in expected:
+        problems.append(f"network output {tuple(eager.shape)} does not match network_data_format {sorted(expected)}")
+    meta_file = str(folder / "configs" / "metadata.json")
+    try:
+        verify_net_in_out(net_id="network_def", meta_file=meta_file, config_file=cfg, bundle_root=str(folder))
+    except Exception as exc:  # MONAI raises ValueError/RuntimeError/AssertionError with the mismatch
+        problems.append(f"verify_net_in_out failed: {exc}")
+    with tempfile.TemporaryDirectory() as tmp:
+        ts = Path(tmp) / "model.ts"
+        try:
+            ckpt_export(
+                net_id="network_def",
+                filepath=str(ts),
+                meta_file=meta_file,
+                config_file=cfg,
+                ckpt_file=str(weights),
+                bundle_root=str(folder),
+                use_trace=True,
+                input_shape=list(x.shape),
+            )
+            scripted = torch.jit.load(str(ts), map_location="cpu")
+            with torch.no_grad():
+                traced = scripted(x)
+            if not torch.allclose(traced, eager, atol=1e-4, rtol=1e-4):
+                gap = float((traced - eager).abs().max())
+                problems.append(f"TorchScript and eager outputs differ (max {gap:.2e})")
+        except Exception as exc:
+            problems.append(f"ckpt_export to TorchScript failed: {exc}")
+    return problems
