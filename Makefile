@@ -8,11 +8,15 @@ STAMP  := $(VENV)/.stamp-install
 # holoscan-cli 5, whose `package` command builds something else.
 MAP_VENV  := .venv-map
 MAP_STAMP := $(MAP_VENV)/.stamp-install
+# MONAI Label 0.8.5 needs pydicom < 3 (our DICOM writers need >= 3): its own venv with monai_fiqa installed without
+# its dependency list (pip brings a CUDA torch there, which runs on the CPU; ~8 GB, a few minutes the first time).
+LABEL_VENV  := .venv-label
+LABEL_STAMP := $(LABEL_VENV)/.stamp-install
 # Debian packages the tests and the demo need: dciodvfy (dicom3tools) and dcmtk validate what we write, Orthanc is
 # the PACS of the round-trip test, Chromium renders the QC report in a test.
 APT_PACKAGES := dicom3tools dcmtk orthanc chromium
 
-.PHONY: setup system-deps demo test lint clean map-check
+.PHONY: setup system-deps demo test lint clean map-check label-env
 
 setup: $(STAMP) $(MAP_STAMP)
 
@@ -29,6 +33,15 @@ $(MAP_STAMP):
 	$(MAP_VENV)/bin/pip install -q "holoscan-cli==3.11.0"
 	touch $(MAP_STAMP)
 
+label-env: $(LABEL_STAMP)
+
+$(LABEL_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(LABEL_VENV)
+	$(LABEL_VENV)/bin/pip install -q --upgrade pip
+	$(LABEL_VENV)/bin/pip install -q "monailabel==0.8.5" "pydicom<3" torchio
+	$(LABEL_VENV)/bin/pip install -q --no-deps -e .
+	touch $(LABEL_STAMP)
+
 system-deps:
 ifneq ($(strip $(APT_PACKAGES)),)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -43,7 +56,7 @@ demo: setup system-deps
 	$(VENV)/bin/monai-fiqa sample-study --out demo_out/study
 	$(PY) -m app_packages.fiqa_app -i demo_out/study -o demo_out/app -l WARN; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ]
 
-test: setup system-deps
+test: setup system-deps label-env
 	$(VENV)/bin/ruff check monai_fiqa tests benchmarks docs
 	$(PY) -m pytest -q
 
@@ -56,4 +69,4 @@ map-check: setup
 	$(PY) -m pytest -q tests/deploy/test_map_packaging.py
 
 clean:
-	rm -rf $(VENV) $(MAP_VENV) demo_out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(MAP_VENV) $(LABEL_VENV) demo_out .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Infer tasks of the monai-fiqa MONAI Label app."""
