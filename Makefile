@@ -57,12 +57,12 @@ demo: setup system-deps
 	$(PY) -m app_packages.fiqa_app -i demo_out/study -o demo_out/app -l WARN; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ]
 
 test: setup system-deps label-env
-	$(VENV)/bin/ruff check monai_fiqa tests benchmarks docs
+	$(VENV)/bin/ruff check monai_fiqa tests benchmarks docs app_packages
 	$(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check monai_fiqa tests benchmarks docs
-	$(VENV)/bin/ruff format --check monai_fiqa tests benchmarks docs
+	$(VENV)/bin/ruff check monai_fiqa tests benchmarks docs app_packages
+	$(VENV)/bin/ruff format --check monai_fiqa tests benchmarks docs app_packages
 
 # Everything of MAP packaging up to the container build (Docker is not available here): manifests and Dockerfile.
 map-check: setup

@@ -32,3 +32,21 @@ def bundle_run(bundle: Path, dataset_dir: Path, output_dir: Path) -> dict:
     out = subprocess.run(cmd, cwd=bundle, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads((output_dir / "results.json").read_text())
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
+    """Poll ``url`` until it answers; fail the test with the server's log if it exits or ``timeout`` s pass."""
+    import time
+    import urllib.request
+
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail(f"{url} did not come up: {log.read_text()[-3000:]}")
+            time.sleep(0.5)

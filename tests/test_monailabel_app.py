@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from importlib import resources
@@ -22,6 +21,7 @@ import pytest
 from PIL import Image
 
 from monai_fiqa.demo import retina_path
+from tests.helpers import wait_for_http
 
 REPO = Path(__file__).resolve().parents[1]
 LABEL_BIN = REPO / ".venv-label" / "bin"
@@ -49,16 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/info/", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    log.flush()
-                    pytest.fail("MONAI Label did not start: " + (studies.parent / "server.log").read_text()[-3000:])
-                time.sleep(1)
+        wait_for_http(f"{url}/info/", proc, studies.parent / "server.log", timeout=180)
         yield url, studies
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

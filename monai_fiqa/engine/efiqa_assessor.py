@@ -13,7 +13,6 @@ Inputs that are not colour fundus photographs are scored but flagged and graded 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,11 +21,9 @@ from PIL import Image
 
 from monai_fiqa.api import QualityResult
 from monai_fiqa.engine.efiqa_data import half
-from monai_fiqa.engine.fundus_checks import fundus_warnings
+from monai_fiqa.engine.fundus_checks import fundus_input
 from monai_fiqa.engine.vessels import SEG_SIZE, square_mask, to_input
 from monai_fiqa.engine.vuad import GRID, MAP_SIZE, TAU, stage1_map
-from monai_fiqa.io.images import read_rgb, to_rgb_uint8
-from monai_fiqa.synth.anatomy import fov_mask
 from monai_fiqa.synth.pseudo_mos import grade_from_score
 from monai_fiqa.transforms.fundus import fov_square_box, fundus_to_square
 
@@ -128,13 +125,8 @@ class EFIQAAssessor:
             monai_fiqa.io.ImageReadError: unreadable file.
             ValueError: image too small or blank.
         """
-        if isinstance(x, (str, os.PathLike)):
-            image, meta = read_rgb(Path(x))
-            conversions = meta["conversions"]
-        else:
-            image, conversions = to_rgb_uint8(np.asarray(x))
-        fov = fov_mask(image)
-        warnings = fundus_warnings(image, conversions, fov)
+        inp = fundus_input(x)
+        image, fov, warnings = inp.image, inp.fov, inp.warnings
         box = fov_square_box(image, fov=fov)
         square = fundus_to_square(image, SEG_SIZE, box)
         fov512 = square_mask(fov, box, SEG_SIZE) > 0.5

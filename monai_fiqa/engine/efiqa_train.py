@@ -34,6 +34,14 @@ __all__ = [
 ]
 
 
+def _config(name: str, steps: int, batch_size: int, lr: float, **kw: float) -> TrainConfig:
+    """The EFIQA recipes' schedule: warm-up over 10 % (at most 100-200 steps), six validations, frequent checkpoints."""
+    defaults = {"warmup_steps": min(100, steps // 10), "ema_decay": 0.99, "val_every": max(50, steps // 6)}
+    return TrainConfig(
+        model=name, img_size=256, batch_size=batch_size, steps=steps, lr=lr, ckpt_every=50, **(defaults | kw)
+    )
+
+
 def _bce_dice(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
     x, y = batch
     logit = model(x)
@@ -74,17 +82,7 @@ def train_vessel_segmenter(
     """
     pairs = load_drive(drive_root, "training")
     train_pairs, val_pairs = pairs[:-val_images], pairs[-val_images:]
-    cfg = TrainConfig(
-        model="efiqa_vessel_unet",
-        img_size=256,
-        batch_size=batch_size,
-        steps=steps,
-        lr=lr,
-        warmup_steps=min(100, steps // 10),
-        ema_decay=0.99,
-        val_every=max(50, steps // 6),
-        ckpt_every=50,
-    )
+    cfg = _config("efiqa_vessel_unet", steps, batch_size, lr)
     return train(
         VesselCropSet(train_pairs, crop=256, per_epoch=steps * batch_size),
         _DriveVal(val_pairs),
@@ -173,17 +171,7 @@ def train_inpainter(
     maps = data["maps"]
     real = np.array([s.startswith("drive") for s in json.loads(str(data["manifest"]))["sources"]])
     n_val = max(4, len(maps) // 10)
-    cfg = TrainConfig(
-        model="efiqa_inpainter",
-        img_size=256,
-        batch_size=batch_size,
-        steps=steps,
-        lr=lr,
-        warmup_steps=min(100, steps // 10),
-        ema_decay=0.99,
-        val_every=max(50, steps // 6),
-        ckpt_every=50,
-    )
+    cfg = _config("efiqa_inpainter", steps, batch_size, lr)
     return train(
         VesselMapSet(maps[:-n_val], steps * batch_size, real=real[:-n_val]),
         VesselMapSet(maps[-n_val:], 2 * n_val, fixed=True),
@@ -253,17 +241,8 @@ def pretrain_mae(
     """Masked-autoencoder pre-training of the default encoder (MONAI ``MaskedAutoEncoderViT``) on the 256-px
     photographs of an adapter set (good and degraded fundus, no labels); 64 of them select the checkpoint."""
     images = np.load(photos_npz)["images"]
-    cfg = TrainConfig(
-        model="efiqa_mae",
-        img_size=256,
-        batch_size=batch_size,
-        steps=steps,
-        lr=lr,
-        weight_decay=0.05,
-        warmup_steps=min(200, steps // 10),
-        ema_decay=0.995,
-        val_every=max(100, steps // 6),
-        ckpt_every=100,
+    cfg = _config(
+        "efiqa_mae", steps, batch_size, lr, weight_decay=0.05, warmup_steps=min(200, steps // 10), ema_decay=0.995
     )
     return train(
         PhotoSet(images[:-64]),
@@ -355,18 +334,7 @@ def train_adapter(
         feats = F.interpolate(feats.float(), size=(adapter.grid,) * 2, mode="bilinear", align_corners=False).half()
     n_val = max(32, len(feats) // 10)
     head = torch.nn.Sequential(adapter.norm, adapter.head)
-    cfg = TrainConfig(
-        model="efiqa_adapter",
-        img_size=256,
-        batch_size=batch_size,
-        steps=steps,
-        lr=lr,
-        weight_decay=1e-4,
-        warmup_steps=min(100, steps // 10),
-        ema_decay=0.99,
-        val_every=max(100, steps // 5),
-        ckpt_every=200,
-    )
+    cfg = _config("efiqa_adapter", steps, batch_size, lr, val_every=max(100, steps // 5))
     quality, weight = data["quality"], data["weight"]
     hist = train(
         _FeatureSet(feats[:-n_val], quality[:-n_val], weight[:-n_val]),

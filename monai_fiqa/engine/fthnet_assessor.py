@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,10 +20,8 @@ import torch.nn.functional as F
 
 from monai_fiqa.api import QualityResult
 from monai_fiqa.engine.data import normalise
-from monai_fiqa.engine.fundus_checks import fundus_warnings
+from monai_fiqa.engine.fundus_checks import fundus_input
 from monai_fiqa.engine.zoom import window_views
-from monai_fiqa.io.images import read_rgb, to_rgb_uint8
-from monai_fiqa.synth.anatomy import fov_mask
 from monai_fiqa.synth.pseudo_mos import GRADE_THRESHOLDS, grade_from_score
 from monai_fiqa.transforms.fundus import fov_square_box, fundus_to_square
 
@@ -97,13 +94,8 @@ class FTHNetAssessor:
             monai_fiqa.io.ImageReadError: unreadable file.
             ValueError: image too small or blank.
         """
-        if isinstance(x, (str, os.PathLike)):
-            image, meta = read_rgb(Path(x))
-            conversions = meta["conversions"]
-        else:
-            image, conversions = to_rgb_uint8(np.asarray(x))
-        fov = fov_mask(image)  # once: both the checks and the crop need it
-        warnings = fundus_warnings(image, conversions, fov)
+        inp = fundus_input(x)
+        image, fov, warnings = inp.image, inp.fov, inp.warnings
         box = fov_square_box(image, fov=fov)
         views = self._views(image, box)
         per_view = self._scores(views)

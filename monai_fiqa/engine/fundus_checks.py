@@ -7,12 +7,17 @@ reported (``warnings``) and graded ``reject``, and inputs that cannot be scored 
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 from scipy import ndimage as ndi
 
+from monai_fiqa.io.images import read_rgb, to_rgb_uint8
 from monai_fiqa.synth.anatomy import fov_mask
 
-__all__ = ["MIN_SIDE", "fundus_warnings"]
+__all__ = ["MIN_SIDE", "FundusInput", "fundus_input", "fundus_warnings"]
 
 MIN_SIDE = 128
 
@@ -54,3 +59,28 @@ def fundus_warnings(
         if not (r > g > b and r > 1.5 * b and r - g > 15):
             warnings.append("colours are not those of a fundus (red > green > blue expected)")
     return warnings
+
+
+@dataclass
+class FundusInput:
+    """A photograph as every fundus assessor needs it: RGB pixels, field of view, and why it may be out of scope."""
+
+    image: np.ndarray  # (H, W, 3) uint8
+    fov: np.ndarray  # (H, W) bool
+    warnings: list[str]
+
+
+def fundus_input(x: str | os.PathLike | np.ndarray) -> FundusInput:
+    """Read (path) or convert (array) a photograph, find its field of view once, and check it.
+
+    Raises:
+        monai_fiqa.io.ImageReadError: unreadable file.
+        ValueError: image too small or blank.
+    """
+    if isinstance(x, (str, os.PathLike)):
+        image, meta = read_rgb(Path(x))
+        conversions = meta["conversions"]
+    else:
+        image, conversions = to_rgb_uint8(np.asarray(x))
+    fov = fov_mask(image)  # once: the checks and the crop both need it
+    return FundusInput(image, fov, fundus_warnings(image, conversions, fov))

@@ -8,8 +8,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pydicom
@@ -18,6 +16,7 @@ import pytest
 from monai_fiqa.api import BUNDLE_PATH_ENV
 from monai_fiqa.deploy.pacs import PacsDestination, find_series, parse_destination, store_outputs
 from tests.deploy.conftest import run_app
+from tests.helpers import wait_for_http
 
 
 def _free_port() -> int:
@@ -51,15 +50,7 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PacsDestinatio
     log = (root / "orthanc.log").open("w")
     proc = subprocess.Popen([exe, str(root / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{http}/system", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail(f"Orthanc did not start: {(root / 'orthanc.log').read_text()[-2000:]}")
-                time.sleep(0.3)
+        wait_for_http(f"http://127.0.0.1:{http}/system", proc, root / "orthanc.log", timeout=30)
         yield PacsDestination("ORTHANC", "127.0.0.1", dicom)
     finally:
         proc.terminate()
