@@ -118,7 +118,6 @@ def train(
         The history dict (also in ``history.json``).
     """
     torch.set_num_threads(cfg.threads)
-    torch.set_flush_denormal(True)  # denormal floats late in training can slow CPU steps several-fold
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
