@@ -2,7 +2,8 @@
 ``verify_net_in_out``, TorchScript export (``ckpt_export``) and TorchScript-vs-eager agreement.
 
 ``check_bundle`` returns the list of problems (empty = the bundle passes); ``monai-fiqa bundle check`` prints them
-for every bundle.  A bundle without trained weights gets the file and metadata checks and one problem saying so.
+for every bundle.  A bundle without trained weights is checked with its network's initial weights (so its
+configuration is verified all the same) and gets one problem saying it has none.
 """
 
 from __future__ import annotations
@@ -64,9 +65,6 @@ def check_bundle(folder: str | Path) -> list[str]:
         return problems
     meta = json.loads((folder / "configs" / "metadata.json").read_text())
     problems += _metadata_problems(meta)
-    weights = folder / "models" / "model.pt"
-    if not weights.is_file():
-        return [*problems, "no trained weights (models/model.pt)"]
     if problems:
         return problems
     cfg = [str(folder / "configs" / "inference.json")]
@@ -74,7 +72,14 @@ def check_bundle(folder: str | Path) -> list[str]:
     parser.read_config(cfg[0])
     parser["bundle_root"] = str(folder)
     net = parser.get_parsed_content("network_def")
-    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    tmp_dir = tempfile.TemporaryDirectory()
+    weights = folder / "models" / "model.pt"
+    if weights.is_file():
+        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    else:
+        problems.append("no trained weights (models/model.pt)")
+        weights = Path(tmp_dir.name) / "initial.pt"
+        torch.save(net.state_dict(), weights)
     net.eval()
     spec_in = meta["network_data_format"]["inputs"]["image"]
     x = torch.rand(1, int(spec_in["num_channels"]), *(int(s) for s in spec_in["spatial_shape"]))
@@ -88,7 +93,7 @@ def check_bundle(folder: str | Path) -> list[str]:
         verify_net_in_out(net_id="network_def", meta_file=meta_file, config_file=cfg, bundle_root=str(folder))
     except Exception as exc:  # MONAI raises ValueError/RuntimeError/AssertionError with the mismatch
         problems.append(f"verify_net_in_out failed: {exc}")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tmp_dir as tmp:
         ts = Path(tmp) / "model.ts"
         try:
             ckpt_export(
