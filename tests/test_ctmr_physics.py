@@ -11,7 +11,7 @@ from skimage.transform import resize
 from monai_fiqa.synth import ct_physics as ct
 from monai_fiqa.synth import mr_physics as mr
 from monai_fiqa.synth.ctmr_artefacts import ARTEFACTS, artefacts_for, degrade_slab, severity_to_physical
-from monai_fiqa.synth.ctmr_dataset import file_source, make_sample, phantom_source
+from monai_fiqa.synth.ctmr_dataset import file_source, make_sample, phantom_source, random_fov_crop
 from monai_fiqa.synth.phantom import TISSUES, render_phantom
 from tests.conftest import DATA
 
@@ -160,3 +160,14 @@ def test_rescaled_sources_make_small_matrix_samples() -> None:
     sample = make_sample(src, np.random.default_rng(4), {"mr_noise": 0.5}, z=z, size=64, rescale_prob=1.0)
     assert sample["image"].shape == (2, 64, 64) and np.isfinite(sample["image"]).all()
     assert 0.0 <= sample["score"] < 100.0
+
+
+def test_cropped_sources_make_small_field_of_view_samples() -> None:
+    src = phantom_source(31, "MR")
+    z = int(src.slices[len(src.slices) // 2])
+    rng = np.random.default_rng(5)
+    sample = make_sample(src, rng, {"mr_gibbs": 0.8}, z=z, size=64, crop_prob=1.0, rescale_prob=1.0)
+    assert sample["image"].shape == (2, 64, 64) and np.isfinite(sample["image"]).all()
+    assert 0.0 <= sample["score"] < 100.0
+    window = random_fov_crop(np.zeros((200, 120, 9), np.float32), np.random.default_rng(1))
+    assert 60 <= window.shape[0] <= 200 and 36 <= window.shape[1] <= 120 and window.shape[2] == 9

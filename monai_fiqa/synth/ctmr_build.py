@@ -42,15 +42,15 @@ def _real(volumes_dir: str) -> tuple[CTMRSource, ...]:
     return tuple(file_source(Path(volumes_dir) / name, *info) for name, info in TRAIN_VOLUMES.items())
 
 
-def _one(args: tuple[int, int, str, int, float]) -> dict:
-    seed, i, volumes_dir, size, rescale_prob = args
+def _one(args: tuple[int, int, str, int, float, float]) -> dict:
+    seed, i, volumes_dir, size, rescale_prob, crop_prob = args
     rng = np.random.default_rng([seed, i])
     kind = rng.choice([k for k, _ in _MIX], p=[p for _, p in _MIX])
     if kind == "mr_real":
         src = _real(volumes_dir)[int(rng.choice(len(TRAIN_VOLUMES), p=[0.7, 0.3]))]
     else:
         src = _phantom(int(rng.integers(_N_PHANTOMS)), "CT" if kind == "ct_phantom" else "MR")
-    return make_sample(src, rng, size=size, rescale_prob=rescale_prob)
+    return make_sample(src, rng, size=size, rescale_prob=rescale_prob, crop_prob=crop_prob)
 
 
 def build_ctmr_set(
@@ -61,14 +61,16 @@ def build_ctmr_set(
     size: int = 192,
     workers: int = 2,
     rescale_prob: float = 0.0,
+    crop_prob: float = 0.0,
 ) -> Path:
     """Write ``n`` samples to ``out`` (see the module docstring) and return the folder.
 
-    ``rescale_prob``: share of samples whose source is first resampled to a 48-320 px matrix (see ``make_sample``).
+    ``rescale_prob``: share of samples whose source is first resampled to a 48-320 px matrix; ``crop_prob``: share
+    first cut to a random small field of view (see ``make_sample``).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(seed, i, str(volumes_dir), size, rescale_prob) for i in range(n)]
+    jobs = [(seed, i, str(volumes_dir), size, rescale_prob, crop_prob) for i in range(n)]
     images = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.float16, shape=(n, 2, size, size))
     keys = ("score", "severity", "severity_mask", "prompt")
     targets: dict[str, list] = {k: [] for k in keys}
@@ -89,6 +91,7 @@ def build_ctmr_set(
         "seed": seed,
         "size": size,
         "rescale_prob": rescale_prob,
+        "crop_prob": crop_prob,
         "mix": dict(_MIX),
         "phantom_seeds": [1000, 1000 + _N_PHANTOMS],
         "real_volumes": TRAIN_VOLUMES,

@@ -97,6 +97,15 @@ def _rescale(slab: np.ndarray, spacing: tuple[float, float, float], side: float)
     return out, (spacing[0] * slab.shape[0] / shape[0], spacing[1] * slab.shape[1] / shape[1], spacing[2])
 
 
+def random_fov_crop(slab: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random in-plane window of 30-100 % of each side (at least 32 px): a small field of view, as a zoomed
+    acquisition or a cropped export gives - tissue to the edges and no air around it."""
+    h, w = slab.shape[:2]
+    ch, cw = (max(min(n, 32), round(n * rng.uniform(0.3, 1.0))) for n in (h, w))
+    r0, c0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    return slab[r0 : r0 + ch, c0 : c0 + cw]
+
+
 def make_sample(
     src: CTMRSource,
     rng: np.random.Generator,
@@ -104,6 +113,7 @@ def make_sample(
     z: int | None = None,
     size: int = INPUT_SIZE,
     rescale_prob: float = 0.0,
+    crop_prob: float = 0.0,
 ) -> dict[str, np.ndarray | float]:
     """One simulated acquisition of one slice.
 
@@ -115,6 +125,8 @@ def make_sample(
         size: network grid.
         rescale_prob: probability of resampling the slab in-plane first, to a matrix of 48-320 px (log-uniform),
             so that the physics also acts on small/low-resolution acquisitions (e.g. a 64 x 64 MR).
+        crop_prob: probability of cutting a random in-plane window first (before any resampling), so that the
+            physics also acts on small fields of view without background (pydicom's ``MR_small`` is one).
 
     Returns:
         dict with ``image`` (2, size, size) float32, ``score``, ``severity``, ``severity_mask``, ``prompt`` ids.
@@ -127,6 +139,8 @@ def make_sample(
     pad_lo, pad_hi = 4 - (z - lo), 4 - (hi - 1 - z)
     slab = np.pad(slab, ((0, 0), (0, 0), (pad_lo, pad_hi)), mode="edge")
     spacing = src.spacing
+    if crop_prob > 0 and rng.uniform() < crop_prob:
+        slab = random_fov_crop(slab, rng)
     if rescale_prob > 0 and rng.uniform() < rescale_prob:
         slab, spacing = _rescale(slab, spacing, float(np.exp(rng.uniform(np.log(48), np.log(320)))))
     if severities is None:
