@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from monai.metrics import compute_roc_auc
+from scipy import ndimage as ndi
 from scipy import stats
 
 import monai_fiqa
@@ -52,6 +53,21 @@ def _cast(img: np.ndarray, fov: np.ndarray, sev: float) -> np.ndarray:
     out = img.astype(np.float32) * gain
     out[~fov] = img[~fov]
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _outline(img: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The photograph with the degraded region's border drawn in cyan (3 px)."""
+    inside = np.asarray(region) > 0.5
+    edge = ndi.binary_dilation(inside, iterations=3) & ~inside
+    out = img.copy()
+    out[edge] = (0, 255, 255)
+    return out
+
+
+def _heat(qmap: np.ndarray, fov: np.ndarray) -> np.ndarray:
+    """The quality map alone (green good, yellow fair, red poor) on the field of view, black outside."""
+    grey = np.where(fov[..., None], 128, 0).astype(np.uint8).repeat(3, axis=2)
+    return overlay_map(grey, qmap, alpha=1.0)
 
 
 def _auroc(qmap: np.ndarray, truth: np.ndarray, fov: np.ndarray) -> float:
@@ -91,8 +107,11 @@ def main(argv: list[str] | None = None) -> None:
             for m in models:
                 auroc[m][name].append(_auroc(res[m].quality_map, truth, p.fov))
             if args.figure and i < 2:
-                tiles += [(img, f"{p.name}: {name} in region")]
-                tiles += [(overlay_map(img, res[m].quality_map), f"{m}: {res[m].score:.0f}") for m in models]
+                tiles += [(_outline(img, truth), f"{p.name}: {name} (true region outlined)")]
+                tiles += [(overlay_map(img, res["stage1"].quality_map), f"stage 1 overlay: {res['stage1'].score:.0f}")]
+                tiles += [
+                    (_heat(res[m].quality_map, p.fov), f"{m} map: {res[m].score:.0f}") for m in ("stage1", "stage2")
+                ]
         ladders = {
             k: [_degrade(p.image, p.fov, k, s, seed=7 * i + 1, region=False)[0] for s in SEVERITIES]
             for k in DEGRADATIONS
@@ -131,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     write_results("efiqa_accuracy", payload, ["measure (DRIVE test)", "stage 2 (shipped)", "stage 1"], rows)
     print(f"stage agreement {payload['stage_agreement']}; speed-up {payload['speedup_stage2_vs_stage1']:.1f}x")
     if args.figure and tiles:
-        sheet = contact_sheet([t for t, _ in tiles], [c for _, c in tiles], cols=6, tile=256)
+        sheet = contact_sheet([t for t, _ in tiles], [c for _, c in tiles], cols=8, tile=256)
         save_png(sheet, ROOT / "docs" / "images" / "efiqa_overlays.png")
 
 

@@ -27,7 +27,14 @@ def _synth_ctmr(args: argparse.Namespace) -> int:
     from monai_fiqa.synth.ctmr_build import build_ctmr_set
 
     out = build_ctmr_set(
-        args.out, args.n, args.seed, args.volumes, size=args.size, workers=args.workers, rescale_prob=args.rescale_prob
+        args.out,
+        args.n,
+        args.seed,
+        args.volumes,
+        size=args.size,
+        workers=args.workers,
+        rescale_prob=args.rescale_prob,
+        crop_prob=args.crop_prob,
     )
     print(f"wrote {args.n} CT/MR samples to {out}")
     return 0
@@ -155,12 +162,20 @@ def _train_efiqa(args: argparse.Namespace) -> int:
         "vessels": efiqa_train.train_vessel_segmenter,  # --data DRIVE_ROOT
         "inpainter": efiqa_train.train_inpainter,  # --data vessel_maps.npz
         "mae": efiqa_train.pretrain_mae,  # --data adapter_set.npz
+        "mim": efiqa_train.pretrain_mim,  # --data adapter_set.npz
         "adapter": efiqa_train.train_adapter,  # --data adapter_set.npz MAE_CHECKPOINT
     }
     if args.stage not in stages:
         print(f"error: efiqa stages are {', '.join(stages)}", file=sys.stderr)
         return 2
     common = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr}
+    if args.stage == "inpainter":
+        common.update(corrupt=args.corrupt_context, init=args.init)
+    if args.stage == "adapter":
+        common.update(backbone=args.backbone)
+    elif args.init:
+        print(f"error: --init is not supported for efiqa stage {args.stage}", file=sys.stderr)
+        return 2
     hist = stages[args.stage](*args.data, out=args.out, resume=args.resume, max_minutes=args.max_minutes, **common)
     if hist["val"]:
         print(f"last validation: {hist['val'][-1]}; checkpoints in {args.out}")
@@ -245,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--workers", type=int, default=2)
     c.add_argument("--rescale-prob", type=float, default=0.0, help="share resampled to a 48-320 px matrix first")
+    c.add_argument("--crop-prob", type=float, default=0.0, help="share cut to a random small field of view first")
     c.set_defaults(func=_synth_ctmr)
     d = sub.add_parser("demo", help="run the demo on sample data shipped with the packages")
     d.add_argument("--out", default="demo_out")
@@ -279,9 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val-data", help="mediqa: a synth-ctmr folder for model selection")
     t.add_argument(
         "--stage",
-        choices=["upstream", "downstream", "vessels", "inpainter", "mae", "adapter"],
+        choices=["upstream", "downstream", "vessels", "inpainter", "mae", "mim", "adapter"],
         default="downstream",
-        help="mediqa: upstream|downstream; efiqa: vessels|inpainter|mae|adapter",
+        help="mediqa: upstream|downstream; efiqa: vessels|inpainter|mae|mim|adapter",
     )
     t.add_argument("--val-every", type=int, default=250)
     t.add_argument("--out", required=True, help="run folder (checkpoints, history)")
@@ -299,6 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     t.add_argument("--max-minutes", type=float, default=None, help="stop cleanly after this much wall time")
     t.add_argument("--init", help="weights to start from, e.g. a bundle's models/model.pt (fine-tuning)")
+    t.add_argument(
+        "--backbone", choices=["conv", "mae"], default="conv", help="efiqa adapter: the pre-trained encoder's kind"
+    )
+    t.add_argument(
+        "--corrupt-context",
+        type=float,
+        default=0.5,
+        help="efiqa inpainter: share of samples whose visible vessel context is degraded in blobs",
+    )
     t.set_defaults(func=_train)
     e = sub.add_parser("evaluate", help="PLCC/SRCC/KRCC/RMSE and grade accuracy of a bundle on a labelled CSV")
     e.add_argument("--model", default="fundus_fthnet", help="bundle name or folder")

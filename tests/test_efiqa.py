@@ -8,8 +8,18 @@ import torch
 
 from monai_fiqa.engine.efiqa_assessor import EFIQAAssessor, cell_weights, pooled_score
 from monai_fiqa.engine.efiqa_train import VesselMapSet, _patchify
-from monai_fiqa.engine.vuad import GRID, MAP_SIZE, coverage_masks, inpaint_cover, missing_to_quality
-from monai_fiqa.networks.efiqa import EFIQAAdapter, PatchFeatureEncoder, vessel_inpainter
+from monai_fiqa.engine.vuad import (
+    CALIBRE_CONTRAST,
+    GRID,
+    MAP_SIZE,
+    anomaly,
+    calibre,
+    calibre_contrast,
+    coverage_masks,
+    inpaint_cover,
+    missing_to_quality,
+)
+from monai_fiqa.networks.efiqa import ConvMIM, EFIQAAdapter, FundusConvEncoder, PatchFeatureEncoder, vessel_inpainter
 from monai_fiqa.registry import create_model
 from monai_fiqa.synth.anatomy import fov_mask
 from monai_fiqa.synth.fundus import render_fundus
@@ -34,7 +44,7 @@ def test_missing_or_invisible_vessels_lower_their_cells():
     rng = np.random.default_rng(0)
     expected = (rng.uniform(size=(MAP_SIZE, MAP_SIZE)) > 0.8).astype(np.float32)
     fov = np.ones((MAP_SIZE, MAP_SIZE), bool)
-    visible = np.full((MAP_SIZE, MAP_SIZE), 20.0, np.float32)  # vessel contrast well above C_REF
+    visible = np.full((MAP_SIZE, MAP_SIZE), 30.0, np.float32)  # above every calibre's usual contrast
     q, w = missing_to_quality(expected, expected, visible, fov)
     assert q.min() > 0.95 and np.allclose(w, 1.0)
     observed = expected.copy()
@@ -42,12 +52,34 @@ def test_missing_or_invisible_vessels_lower_their_cells():
     q, _ = missing_to_quality(observed, expected, visible, fov)
     assert q[:2, :2].max() < 0.3 and q[6:, 6:].min() > 0.95
     faint = visible.copy()
-    faint[-64:, -64:] = 1.0  # not visible: found, but at 1 grey level of contrast
+    faint[-64:, -64:] = 0.5  # not visible: found, but at half a grey level of contrast
     q, _ = missing_to_quality(expected, expected, faint, fov)
     assert q[-2:, -2:].max() < 0.3 and q[:10, :10].min() > 0.95
     fov[:, :128] = False
     q, w = missing_to_quality(observed, expected, visible, fov)
     assert np.all(q[:, :8] == 1.0) and np.all(w[:, :8] < 0.5)  # outside the FOV: not assessed
+
+
+def test_a_dimmed_trunk_is_not_visible_where_a_thin_vessel_would_be():
+    trunk = np.zeros((MAP_SIZE, MAP_SIZE), np.float32)
+    trunk[:, 120:128] = 1.0  # an 8-px vessel: calibre proxy ~1
+    thin = np.zeros_like(trunk)
+    thin[:, 127] = 1.0  # a 1-px vessel: calibre proxy ~0.27
+    contrast = np.full_like(trunk, 9.0)  # 9 levels: plenty for a thin vessel, a third of a trunk's usual 28
+    assert calibre(trunk)[128, 124] > 0.9 > 0.3 > calibre(thin)[128, 127]
+    a_trunk = anomaly(trunk, trunk, contrast)[128, 124]
+    a_thin = anomaly(thin, thin, contrast)[128, 127]
+    assert a_trunk > 0.3 and a_thin < 0.05
+
+
+def test_calibre_contrast_table_rises_with_calibre():
+    maps = [np.zeros((MAP_SIZE, MAP_SIZE), np.float32) for _ in range(2)]
+    maps[0][:, 100:108] = 1.0
+    maps[1][:, 50] = 1.0
+    contrast = [m * 0 + 25.0 for m in maps[:1]] + [maps[1] * 0 + 5.0]
+    table = calibre_contrast(maps, contrast)
+    assert table.shape == CALIBRE_CONTRAST.shape and table[0] == 5.0 and table[-1] == 25.0
+    assert np.all(np.diff(CALIBRE_CONTRAST) >= 0)
 
 
 def test_progressive_masking_grows():
@@ -82,6 +114,22 @@ def test_encoder_accepts_tokens_maps_and_mae():
     out = adapter(torch.randn(2, 3, 64, 64))
     assert out.shape == (2, 1, GRID, GRID) and 0 < out.min() and out.max() < 1
     assert isinstance(adapter, EFIQAAdapter) and isinstance(adapter.encoder.backbone, torch.nn.Module)
+
+
+def test_masked_image_modelling_never_sees_the_blanked_patches():
+    mim = ConvMIM(FundusConvEncoder((8, 8, 8, 8), img_size=64), mask_ratio=0.5).eval()
+    x = torch.randn(2, 3, 64, 64)
+    torch.manual_seed(1)
+    pred, mask = mim(x)
+    assert pred.shape == (2, 16, 16 * 16 * 3) and mask.shape == (2, 16) and mask.sum(1).tolist() == [8.0, 8.0]
+    hidden = mask.reshape(2, 1, 4, 4).repeat_interleave(16, 2).repeat_interleave(16, 3).bool().expand_as(x)
+    y = x.clone()
+    y[hidden] = 100.0  # change only what was blanked
+    torch.manual_seed(1)
+    pred2, mask2 = mim(y)
+    assert torch.equal(mask, mask2) and torch.allclose(pred, pred2)
+    enc = PatchFeatureEncoder(FundusConvEncoder((8, 8, 8, 8), img_size=64), img_size=64)
+    assert enc(x).shape == (2, 24, 4, 4) and enc.out_channels == 24
 
 
 @pytest.fixture(scope="module")

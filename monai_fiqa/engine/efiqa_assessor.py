@@ -29,7 +29,7 @@ from monai_fiqa.transforms.fundus import fov_square_box, fundus_to_square
 
 __all__ = ["EFIQA_GRADE_THRESHOLDS", "EFIQAAssessor", "cell_weights", "pooled_score"]
 
-EFIQA_GRADE_THRESHOLDS = {"good": 72.0, "usable": 60.0}
+EFIQA_GRADE_THRESHOLDS = {"good": 57.0, "usable": 37.0}
 
 
 def _load(net: torch.nn.Module | None, checkpoint: str | os.PathLike | None, device: torch.device) -> torch.nn.Module:

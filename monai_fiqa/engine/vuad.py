@@ -9,18 +9,25 @@ Exactly (``G_s`` = Gaussian smoothing with sigma ``s`` px on the 256-px map; all
 * **not there** - vessels the anatomy implies but the segmenter does not find:
   ``R = G_8(relu(G_4(E) - G_4(O))) / (G_8(G_4(E)) + 0.04)``;
 * **not visible** - vessels the segmenter finds but whose contrast in the photograph is below what a clean
-  photograph shows: ``V = G_8(relu(G_4(O) - G_4(O * c))) / (G_8(G_4(O)) + 0.04)`` with
-  ``c = clip(C / C_REF, 0, 1)``, ``C`` = grey closing (9 x 9) of the green channel minus the green channel (a dark
-  vessel's depth below its background, 8-bit levels) and ``C_REF`` = 7 levels, half the median vessel contrast of
-  the clean DRIVE training photographs (14);
+  photograph shows for a vessel of that calibre: ``V = G_8(relu(G_4(O) - G_4(O * c))) / (G_8(G_4(O)) + 0.04)`` with
+  ``c = clip(C / (K * C_ref(G_1.5(O))), 0, 1)``; ``C`` = grey closing (9 x 9) of the green channel minus the green
+  channel (a dark vessel's depth below its background, 8-bit levels); ``G_1.5(O)`` is a calibre proxy (thin
+  vessels ~0.2, trunks ~0.9) and ``C_ref`` the median contrast of found-vessel pixels of that calibre in the 20
+  clean DRIVE *training* photographs (``CALIBRE_CONTRAST``, 6 levels for the thinnest to 28 for trunks, from
+  :func:`calibre_contrast`); ``K`` = 0.7: a vessel counts as fully visible at 70 % of its calibre's usual
+  contrast.  One absolute reference for all calibres (the earlier ``C_REF`` = 7) let a trunk dimmed to half its
+  contrast pass as visible;
 * anomaly ``A = R + V`` (each a fraction of the expected vessel signal; the 0.04 keeps vessel-free areas such as the
   fovea from turning a stray pixel into a large fraction); pixel quality ``1 - clip(A / TAU, 0, 1)`` with
-  ``TAU = 1``; a cell's quality is the mean over its pixels inside the FOV; cells less than half inside the FOV are
-  not assessed (reported as 1, not pooled); the image score is ``100 x`` the FOV-weighted mean cell quality.
+  ``TAU = 0.5`` (half the expected vessel signal lost counts as fully bad: with 1, a region degraded at severity
+  0.8 stayed above 0.7 and read as pale yellow-green on the overlays; the ranking, and so the AUROC, is the same);
+  a cell's quality is the mean over its pixels inside the FOV; cells less than half inside the FOV are not
+  assessed (reported as 1, not pooled); the image score is ``100 x`` the FOV-weighted mean cell quality.
 
 Why both: the segmenter still finds vessels through moderate darkness and haze (it reads local contrast), so
 ``R`` alone misses those; ``V`` alone misses blur, which removes thin vessels rather than dimming them.  The choice
-(and ``C_REF``, ``TAU``) was made on DRIVE *training* photographs; DRIVE test images are only used to measure.
+(and ``K``, ``CALIBRE_CONTRAST``, ``TAU``) was made on DRIVE *training* photographs; DRIVE test images are only
+used to measure.
 
 Inpainting masks: the 8 x 8 grid of 32-px patches is masked in ``PASSES`` = 4 interleaved turns (patch (i, j) in
 turn ``2 (i mod 2) + (j mod 2)``), so every masked patch has its 8 neighbours visible and each pixel's expectation
@@ -38,6 +45,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 from monai_fiqa.engine.vessels import SEG_SIZE, segment_square
+from monai_fiqa.synth.degrade import random_region
 
 __all__ = [
     "GRID",
@@ -45,6 +53,9 @@ __all__ = [
     "PATCH",
     "Stage1Result",
     "anomaly",
+    "calibre",
+    "calibre_contrast",
+    "corrupt_context",
     "coverage_masks",
     "inpaint_cover",
     "missing_to_quality",
@@ -58,8 +69,11 @@ MAP_SIZE = 256
 PATCH = 32
 GRID = 16
 PASSES = 4
-TAU = 1.0
-C_REF = 7.0
+TAU = 0.5
+K_VISIBLE = 0.7
+CALIBRE_BINS = np.linspace(0.0, 1.0, 11)
+# median vessel contrast (8-bit levels) per calibre bin, clean DRIVE training photographs (see calibre_contrast)
+CALIBRE_CONTRAST = np.array([6.0, 6.0, 8.0, 10.0, 12.0, 16.0, 21.0, 27.0, 28.0, 28.0], np.float32)
 
 
 @dataclass
@@ -86,6 +100,26 @@ def random_patch_mask(n: int, rng: np.random.Generator) -> np.ndarray:
     m = np.zeros((g, g), np.float32)
     m.flat[cells] = 1.0
     return np.kron(m, np.ones((PATCH, PATCH), np.float32))
+
+
+def corrupt_context(v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A good vessel map as a degraded photograph's segmentation would show it, in 1-3 random blobs.
+
+    Inside a blob (15-40 % of the map wide, feathered) vessels either fade (x 0-0.5: haze, darkness, occlusion) or
+    lose everything thinner than 3 px and fade less (x 0.3-1: blur).  Used on the *context* the inpainter sees, never
+    on its target: it learns that a neighbourhood may under-show its vessels, so a degraded region does not lower
+    the expectation of the patch next to it.  No quality label is involved: the target is still the good map.
+    """
+    out = v.astype(np.float32).copy()
+    for _ in range(int(rng.integers(1, 4))):
+        blob = random_region(np.ones(v.shape, bool), rng, size_range=(0.15, 0.4)).astype(np.float32)
+        w = ndi.gaussian_filter(blob, 3.0)
+        if rng.uniform() < 0.5:
+            faded = out * rng.uniform(0.0, 0.5)
+        else:
+            faded = ndi.grey_opening(out, size=(3, 3)) * rng.uniform(0.3, 1.0)
+        out = out * (1 - w) + faded * w
+    return out
 
 
 def coverage_masks() -> np.ndarray:
@@ -116,12 +150,33 @@ def vessel_contrast(square512: np.ndarray) -> np.ndarray:
     return np.maximum(ndi.grey_closing(green, size=(9, 9)) - green, 0.0)
 
 
+def calibre(observed: np.ndarray) -> np.ndarray:
+    """Calibre proxy of the vessel map: ``G_1.5(O)`` (a thin vessel's probability mass spreads, a trunk's does not)."""
+    return ndi.gaussian_filter(observed, 1.5)
+
+
+def calibre_contrast(observed: list[np.ndarray], contrast: list[np.ndarray]) -> np.ndarray:
+    """Median contrast of found-vessel pixels (``O > 0.5``) per ``CALIBRE_BINS`` bin, over clean photographs.
+
+    How ``CALIBRE_CONTRAST`` was measured (the 20 DRIVE training photographs through the shipped segmenter); empty
+    bins are interpolated from their neighbours.
+    """
+    t = np.concatenate([calibre(o)[o > 0.5] for o in observed])
+    c = np.concatenate([k[o > 0.5] for o, k in zip(observed, contrast, strict=True)])
+    b = np.clip(np.digitize(t, CALIBRE_BINS) - 1, 0, len(CALIBRE_BINS) - 2)
+    table = np.array([np.median(c[b == i]) if (b == i).sum() > 50 else np.nan for i in range(len(CALIBRE_BINS) - 1)])
+    ok = np.isfinite(table)
+    return np.interp(np.arange(len(table)), np.flatnonzero(ok), table[ok]).astype(np.float32)
+
+
 def anomaly(observed: np.ndarray, expected: np.ndarray, contrast: np.ndarray) -> np.ndarray:
     """``A = R + V``: expected vessels not found plus found vessels not visible (see the module docstring)."""
     g4 = lambda a: ndi.gaussian_filter(a, 4.0)  # noqa: E731
     g8 = lambda a: ndi.gaussian_filter(a, 8.0)  # noqa: E731
     e4, o4 = g4(expected), g4(observed)
-    visible = g4(observed * np.clip(contrast / C_REF, 0.0, 1.0))
+    centres = (CALIBRE_BINS[:-1] + CALIBRE_BINS[1:]) / 2
+    reference = K_VISIBLE * np.interp(calibre(observed), centres, CALIBRE_CONTRAST)
+    visible = g4(observed * np.clip(contrast / reference, 0.0, 1.0))
     not_there = g8(np.maximum(e4 - o4, 0.0)) / (g8(e4) + 0.04)
     not_visible = g8(np.maximum(o4 - visible, 0.0)) / (g8(o4) + 0.04)
     return (not_there + not_visible).astype(np.float32)

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from monai_fiqa.networks.blocks import SwinStages2D, soft_pool2d
-from monai_fiqa.networks.efiqa import EFIQAAdapter, PatchFeatureEncoder, fundus_mae, vessel_inpainter, vessel_unet
+from monai_fiqa.networks.efiqa import (
+    ConvMIM,
+    EFIQAAdapter,
+    FundusConvEncoder,
+    PatchFeatureEncoder,
+    fundus_mae,
+    vessel_inpainter,
+    vessel_unet,
+)
 from monai_fiqa.networks.fthnet import FTHNet
 from monai_fiqa.networks.mediqa import MedIQA
 from monai_fiqa.registry import ModelInfo, register_model
 
 __all__ = [
+    "ConvMIM",
     "EFIQAAdapter",
     "FTHNet",
+    "FundusConvEncoder",
     "MedIQA",
     "PatchFeatureEncoder",
     "SwinStages2D",
@@ -25,12 +35,22 @@ _WINDOWED = {"mean": (0.0, 0.0), "std": (1.0, 1.0)}  # MedIQA inputs are already
 _FIXED = {"mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)}  # EFIQA: the same scaling for every image
 
 
-def _efiqa_adapter(layers: tuple[int, ...] = (1, 3, -1), hidden: int = 64, **kw: object) -> EFIQAAdapter:
-    """EFIQA stage 2 with the default encoder (MONAI MAE ViT, blocks ``layers`` concatenated) and a 1x1 head with
-    ``hidden`` units; other ``kw`` go to :func:`fundus_mae`."""
+def _efiqa_adapter(
+    channels: tuple[int, ...] = (32, 48, 96, 128), img_size: int = 256, hidden: int = 64, kernel: int = 3
+) -> EFIQAAdapter:
+    """EFIQA stage 2 with the default encoder (:class:`FundusConvEncoder`, SimMIM-pre-trained) and a shallow head."""
+    encoder = PatchFeatureEncoder(FundusConvEncoder(channels, img_size), img_size=img_size)
+    return EFIQAAdapter(encoder, hidden=hidden, kernel=kernel)
+
+
+def _efiqa_adapter_mae(
+    layers: tuple[int, ...] = (1, 3, -1), hidden: int = 64, kernel: int = 3, **kw: object
+) -> EFIQAAdapter:
+    """EFIQA stage 2 over the MAE ViT encoder (blocks ``layers`` concatenated); other ``kw`` go to
+    :func:`fundus_mae`."""
     width = int(kw.get("hidden_size", 192)) * len(layers)  # type: ignore[call-overload]
     encoder = PatchFeatureEncoder(fundus_mae(**kw), out_channels=width, layers=layers)  # type: ignore[arg-type]
-    return EFIQAAdapter(encoder, hidden=hidden)
+    return EFIQAAdapter(encoder, hidden=hidden, kernel=kernel)
 
 
 for _info in (
@@ -136,7 +156,17 @@ for _info in (
         "efiqa",
         (3, 256, 256),
         score_range=(0.0, 1.0),
-        description="EFIQA stage 2: frozen MAE ViT (192 x 6, patch 16; blocks 2, 4, 6) + 1x1 MLP head -> 16 x 16 map",
+        description="EFIQA stage 2: frozen SimMIM-pre-trained conv encoder (multi-scale, 272 ch on a 16 x 16 grid) "
+        "+ 3x3/1x1 head -> 16 x 16 map",
+        **_FIXED,
+    ),
+    ModelInfo(
+        "efiqa_adapter_mae",
+        _efiqa_adapter_mae,
+        "efiqa",
+        (3, 256, 256),
+        score_range=(0.0, 1.0),
+        description="EFIQA stage 2 over the MAE ViT encoder (192 x 6, patch 16; blocks 2, 4, 6) -> 16 x 16 map",
         **_FIXED,
     ),
     ModelInfo(
@@ -146,7 +176,7 @@ for _info in (
         (3, 64, 64),
         score_range=(0.0, 1.0),
         description="tiny EFIQA adapter for tests",
-        defaults={"img_size": 64, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "mlp_dim": 64, "layers": (0, -1)},
+        defaults={"img_size": 64, "channels": (8, 8, 8, 8), "hidden": 8},
         **_FIXED,
     ),
 ):

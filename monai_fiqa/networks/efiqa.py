@@ -16,10 +16,19 @@ import math
 
 import torch
 import torch.nn.functional as F
+from monai.networks.blocks import Convolution, ResidualUnit
 from monai.networks.nets import MaskedAutoEncoderViT, UNet
 from torch import nn
 
-__all__ = ["EFIQAAdapter", "PatchFeatureEncoder", "fundus_mae", "vessel_inpainter", "vessel_unet"]
+__all__ = [
+    "ConvMIM",
+    "EFIQAAdapter",
+    "FundusConvEncoder",
+    "PatchFeatureEncoder",
+    "fundus_mae",
+    "vessel_inpainter",
+    "vessel_unet",
+]
 
 
 def vessel_unet(channels: tuple[int, ...] = (16, 32, 64, 128, 256), num_res_units: int = 2) -> UNet:
@@ -60,6 +69,61 @@ def fundus_mae(
         decoder_num_heads=4,
         spatial_dims=2,
     )
+
+
+class FundusConvEncoder(nn.Module):
+    """Convolutional encoder (MONAI residual units): (B, 3, S, S) -> (B, C, S/16, S/16) multi-scale patch features.
+
+    Why convolutional and multi-scale: what stage 1 measures - whether a 16-px patch still shows thin, dark,
+    well-contrasted vessels - is fine detail at 1-3 px.  The stride-4 and stride-8 stages are average-pooled onto the
+    16-px grid and concatenated with the last stage, so each patch's feature keeps statistics of that detail rather
+    than only its colour and brightness.
+
+    Args:
+        channels: widths of the stride-2 stem and of the three stride-2 stages (whose outputs are concatenated).
+        img_size: nominal input side (inputs must be a multiple of 16).
+    """
+
+    def __init__(self, channels: tuple[int, ...] = (32, 48, 96, 128), img_size: int = 256) -> None:
+        super().__init__()
+        self.img_size = (img_size, img_size)
+        self.stem = Convolution(2, 3, channels[0], strides=2, kernel_size=3, norm="batch", act="gelu")
+        self.stages = nn.ModuleList(
+            ResidualUnit(2, c_in, c_out, strides=2, subunits=2, norm="batch", act="gelu")
+            for c_in, c_out in zip(channels[:-1], channels[1:], strict=True)
+        )
+        self.out_channels = sum(channels[1:])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x)
+        feats = []
+        for stage in self.stages:
+            h = stage(h)
+            feats.append(h)
+        side = int(feats[-1].shape[-1])  # a plain int: TorchScript tracing cannot size a pool by a 0-d tensor
+        return torch.cat([F.adaptive_avg_pool2d(f, (side, side)) for f in feats], dim=1)
+
+
+class ConvMIM(nn.Module):
+    """SimMIM-style masked image modelling for :class:`FundusConvEncoder` (Xie et al., CVPR 2022): random 16-px
+    patches of the photograph are blanked, the encoder sees the rest, and a linear 1x1 head predicts every patch's
+    pixels; the loss is taken on the blanked patches.  Used only for pre-training: the encoder is kept, the head is
+    dropped.  ``forward`` returns (prediction (B, N, 16*16*3) in patch order, mask (B, N))."""
+
+    def __init__(self, encoder: FundusConvEncoder, patch_size: int = 16, mask_ratio: float = 0.5) -> None:
+        super().__init__()
+        self.encoder, self.patch_size, self.mask_ratio = encoder, (patch_size, patch_size), mask_ratio
+        self.head = nn.Conv2d(encoder.out_channels, patch_size * patch_size * 3, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        p = self.patch_size[0]
+        b, _, h, w = x.shape
+        n = (h // p) * (w // p)
+        ranks = torch.rand(b, n, device=x.device).argsort(dim=1).argsort(dim=1)
+        mask = (ranks < int(round(self.mask_ratio * n))).float()
+        pixel_mask = mask.reshape(b, 1, h // p, w // p).repeat_interleave(p, 2).repeat_interleave(p, 3)
+        pred = self.head(self.encoder(x * (1 - pixel_mask)))  # (B, p*p*3, h/p, w/p): channel = (row, col, colour)
+        return pred.flatten(2).transpose(1, 2), mask
 
 
 class PatchFeatureEncoder(nn.Module):
@@ -129,15 +193,17 @@ class PatchFeatureEncoder(nn.Module):
 
 
 class EFIQAAdapter(nn.Module):
-    """Stage 2: a 1x1 convolution over frozen patch features -> patch quality map in (0, 1), 1 = good.
+    """Stage 2: a shallow head over frozen patch features -> patch quality map in (0, 1), 1 = good.
 
     Args:
         encoder: a :class:`PatchFeatureEncoder`.
         grid: output map side; features are resized to it when the encoder's grid differs.
-        hidden: width of one hidden 1x1 layer (0: a single linear 1x1 convolution).
+        hidden: width of one hidden layer (0: a single linear 1x1 convolution).
+        kernel: the hidden layer's kernel (3: each patch is judged beside its 8 neighbours, as stage 1 compares a
+            patch's vessels with what its surroundings imply; 1: each patch alone).
     """
 
-    def __init__(self, encoder: PatchFeatureEncoder, grid: int = 16, hidden: int = 0) -> None:
+    def __init__(self, encoder: PatchFeatureEncoder, grid: int = 16, hidden: int = 0, kernel: int = 1) -> None:
         super().__init__()
         self.encoder, self.grid = encoder, grid
         # fixed feature standardisation learned with the head (running statistics); per-image normalisation would
@@ -145,7 +211,9 @@ class EFIQAAdapter(nn.Module):
         self.norm = nn.BatchNorm2d(encoder.out_channels, affine=False)
         c = encoder.out_channels
         self.head = (
-            nn.Sequential(nn.Conv2d(c, hidden, 1), nn.GELU(), nn.Conv2d(hidden, 1, 1)) if hidden else nn.Conv2d(c, 1, 1)
+            nn.Sequential(nn.Conv2d(c, hidden, kernel, padding=kernel // 2), nn.GELU(), nn.Conv2d(hidden, 1, 1))
+            if hidden
+            else nn.Conv2d(c, 1, 1)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
