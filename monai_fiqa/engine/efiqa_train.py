@@ -246,6 +246,31 @@ def _evaluate_mae(model: torch.nn.Module, data: PhotoSet) -> dict[str, float]:
     return {"neg_masked_mse": -loss}
 
 
+def _pretrain_masked(
+    model: torch.nn.Module,
+    photos_npz: str | Path,
+    out: str | Path,
+    cfg: TrainConfig,
+    resume: bool,
+    max_minutes: float | None,
+) -> dict:
+    """Masked pre-training (``model(x) -> (prediction, mask)``) on an adapter set's 256-px photographs, no labels;
+    the last 64 photographs (fixed masks) select the checkpoint."""
+    images = np.load(photos_npz)["images"]
+    return train(
+        PhotoSet(images[:-64]),
+        PhotoSet(images[-64:], augment=False),
+        out,
+        cfg,
+        resume=resume,
+        max_minutes=max_minutes,
+        model=model,
+        compute_loss=_mae_loss,
+        evaluate=_evaluate_mae,
+        select="neg_masked_mse",
+    )
+
+
 def pretrain_mae(
     photos_npz: str | Path,
     out: str | Path,
@@ -257,22 +282,10 @@ def pretrain_mae(
 ) -> dict:
     """Masked-autoencoder pre-training of the default encoder (MONAI ``MaskedAutoEncoderViT``) on the 256-px
     photographs of an adapter set (good and degraded fundus, no labels); 64 of them select the checkpoint."""
-    images = np.load(photos_npz)["images"]
     cfg = _config(
         "efiqa_mae", steps, batch_size, lr, weight_decay=0.05, warmup_steps=min(200, steps // 10), ema_decay=0.995
     )
-    return train(
-        PhotoSet(images[:-64]),
-        PhotoSet(images[-64:], augment=False),
-        out,
-        cfg,
-        resume=resume,
-        max_minutes=max_minutes,
-        model=fundus_mae(),
-        compute_loss=_mae_loss,
-        evaluate=_evaluate_mae,
-        select="neg_masked_mse",
-    )
+    return _pretrain_masked(fundus_mae(), photos_npz, out, cfg, resume, max_minutes)
 
 
 def pretrain_mim(
@@ -291,21 +304,9 @@ def pretrain_mim(
     Measured here (bundle docs): the validation masked error is lowest early (step 83 of 500 at lr 5e-4), and the
     encoders kept from longer or faster runs gave the adapter *worse* features (map correlation 0.57 at lr 2e-3,
     0.48 after 800 steps, against 0.69), so the early checkpoint is the one to keep."""
-    images = np.load(photos_npz)["images"]
     cfg = _config("efiqa_mim", steps, batch_size, lr, weight_decay=0.05, warmup_steps=min(100, steps // 10))
     model = ConvMIM(FundusConvEncoder())
-    hist = train(
-        PhotoSet(images[:-64]),
-        PhotoSet(images[-64:], augment=False),
-        out,
-        cfg,
-        resume=resume,
-        max_minutes=max_minutes,
-        model=model,
-        compute_loss=_mae_loss,
-        evaluate=_evaluate_mae,
-        select="neg_masked_mse",
-    )
+    hist = _pretrain_masked(model, photos_npz, out, cfg, resume, max_minutes)
     model.load_state_dict(torch.load(Path(out) / "best_model.pt", map_location="cpu", weights_only=True))
     torch.save(model.encoder.state_dict(), Path(out) / "encoder.pt")
     return hist
