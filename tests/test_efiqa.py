@@ -171,3 +171,65 @@ def test_pooled_score_ignores_cells_outside_the_fov():
     q = np.ones((GRID, GRID), np.float32)
     q[:, 8:] = 0.0  # "bad" but outside the FOV
     assert pooled_score(q, w) == pytest.approx(100.0)
+
+
+def test_foveal_prior_empties_the_expectation_at_the_fovea_only():
+    """The prior is centred on the rendered fovea (found in the tight search), ~0 there and ~1 a disc away."""
+    from monai_fiqa.engine.vuad import foveal_prior
+
+    s = render_fundus(3, size=256, lesions=False)
+    prior, (fr, fc) = foveal_prior(s.image, s.fov_mask)
+    assert np.hypot(fr - s.fovea_center[0], fc - s.fovea_center[1]) < s.disc_radius
+    assert prior[int(fr), int(fc)] < 0.01
+    far = (int(s.disc_center[0]), int(s.disc_center[1]))
+    assert prior[far] > 0.99 and prior.min() >= 0.0 and prior.max() <= 1.0
+
+
+def test_a_dark_region_away_from_the_macula_does_not_move_the_foveal_prior():
+    """A dark blob inside the wide landmark band (where the unrestricted finder takes it for the fovea) but outside
+    the tight search leaves the prior where it was."""
+    from monai_fiqa.engine.vuad import FOVEA_SEARCH, foveal_prior
+    from monai_fiqa.synth.anatomy import fov_diameter, locate_disc_and_fovea
+
+    s = render_fundus(3, size=256, lesions=False)
+    d = fov_diameter(s.fov_mask)
+    toward = np.sign(s.fovea_center[1] - s.disc_center[1])
+    at = (s.disc_center[0] - 0.08 * d, s.disc_center[1] + toward * 0.28 * d)
+    yy, xx = np.mgrid[0:256, 0:256]
+    blob = np.hypot(yy - at[0], xx - at[1]) < 0.04 * d
+    dark = s.image.copy()
+    dark[blob] = (dark[blob] * 0.3).astype(np.uint8)
+    _, clean_fovea = foveal_prior(s.image, s.fov_mask)
+    _, dark_fovea = foveal_prior(dark, s.fov_mask)
+    assert FOVEA_SEARCH is not None and np.hypot(*np.subtract(clean_fovea, dark_fovea)) < 0.03 * d  # prior s = 0.05 d
+    _, _, fooled = locate_disc_and_fovea(dark.astype(np.float32) / 255.0, s.fov_mask)  # the wide band
+    assert np.hypot(*np.subtract(fooled, at)) < 0.04 * d
+
+
+def test_adapter_training_mirrors_only_training_photographs(tmp_path, monkeypatch):
+    """With ``flip`` the head sees each training photograph and its mirror (maps mirrored too); validation
+    photographs are never mirrored into training."""
+    from monai_fiqa.engine import efiqa_train
+
+    rng = np.random.default_rng(0)
+    n = 40
+    images = rng.integers(0, 255, (n, 256, 256, 3), dtype=np.uint8)
+    quality = rng.uniform(size=(n, GRID, GRID)).astype(np.float32)
+    np.savez(tmp_path / "set.npz", images=images, quality=quality, weight=np.ones((n, GRID, GRID), np.float32))
+    seen = {}
+
+    def spy(train_set, val_set, out, cfg, **kw):
+        seen["train"], seen["val"] = train_set, val_set
+        torch.save(kw["model"].state_dict(), out / "best_model.pt")
+        return {}
+
+    monkeypatch.setattr(efiqa_train, "train", spy)
+    encoder = PatchFeatureEncoder(FundusConvEncoder((8, 8, 8, 8), img_size=256), img_size=256)
+    tmp_out = tmp_path / "run"
+    tmp_out.mkdir()
+    efiqa_train.train_adapter(tmp_path / "set.npz", None, tmp_out, steps=2, encoder=encoder)
+    n_val = 32
+    assert len(seen["val"]) == n_val and len(seen["train"]) == 2 * (n - n_val)
+    mirrored_target = seen["train"].quality[n - n_val, 0].numpy()
+    assert np.array_equal(mirrored_target, quality[0, :, ::-1])
+    assert (tmp_out / "adapter.pt").is_file()

@@ -1,8 +1,9 @@
 """EFIQA stage 1 (VUAD): where does a photograph fail to show the vessels its anatomy implies?
 
 Pipeline for one photograph: FOV square at 512 px -> vessel probabilities (segmenter) -> average-pooled to a 256-px
-*vessel map* ``O`` -> masked inpainting covering the map in ``PASSES`` turns gives the *expected* map ``E`` -> two
-"expected but missing" residuals -> anomaly -> quality map on a 16 x 16 grid (1 = good).
+*vessel map* ``O`` -> masked inpainting covering the map in ``PASSES`` turns gives the *expected* map ``E``,
+emptied at the fovea by :func:`foveal_prior` (the macula is vessel-free; the inpainter does not know where it is)
+-> two "expected but missing" residuals -> anomaly -> quality map on a 16 x 16 grid (1 = good).
 
 Exactly (``G_s`` = Gaussian smoothing with sigma ``s`` px on the 256-px map; all maps in [0, 1]):
 
@@ -45,6 +46,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 from monai_fiqa.engine.vessels import SEG_SIZE, segment_square
+from monai_fiqa.synth.anatomy import fov_diameter, locate_disc_and_fovea
 from monai_fiqa.synth.degrade import random_region
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "calibre_contrast",
     "corrupt_context",
     "coverage_masks",
+    "foveal_prior",
     "inpaint_cover",
     "missing_to_quality",
     "random_patch_mask",
@@ -71,6 +74,8 @@ GRID = 16
 PASSES = 4
 TAU = 0.5
 K_VISIBLE = 0.7
+FOVEA_SIGMA = 0.05  # foveal prior width, fraction of the FOV diameter (about a third of a disc diameter)
+FOVEA_SEARCH: float | None = 0.08  # search radius around the fovea's typical position (fraction of the FOV diameter)
 CALIBRE_BINS = np.linspace(0.0, 1.0, 11)
 # median vessel contrast (8-bit levels) per calibre bin, clean DRIVE training photographs (see calibre_contrast)
 CALIBRE_CONTRAST = np.array([6.0, 6.0, 8.0, 10.0, 12.0, 16.0, 21.0, 27.0, 28.0, 28.0], np.float32)
@@ -144,10 +149,37 @@ def inpaint_cover(inpainter: torch.nn.Module, vmaps: np.ndarray, batch: int = 8)
     return np.concatenate(out)
 
 
-def vessel_contrast(square512: np.ndarray) -> np.ndarray:
-    """Depth of dark thin structures below their background in the green channel (8-bit levels), at 256 px."""
-    green = np.asarray(Image.fromarray(square512).resize((MAP_SIZE, MAP_SIZE), Image.BOX), np.float32)[:, :, 1]
+def vessel_contrast(square256: np.ndarray) -> np.ndarray:
+    """Depth of dark thin structures below their background in the green channel (8-bit levels)."""
+    green = square256[:, :, 1].astype(np.float32)
     return np.maximum(ndi.grey_closing(green, size=(9, 9)) - green, 0.0)
+
+
+def foveal_prior(square256: np.ndarray, fov256: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """Multiplier of the expected map that empties the foveal avascular zone, and the fovea it was centred on.
+
+    ``1 - exp(-d^2 / (2 s^2))`` with ``d`` the distance to the fovea and ``s = FOVEA_SIGMA`` x the FOV diameter.  The
+    inpainter carries vessels from the surround into the vessel-free macula, so without this a clean fovea reads as
+    "expected vessels missing".  The fovea is found on the photograph itself
+    (:func:`~monai_fiqa.synth.anatomy.locate_disc_and_fovea`: the locally darkest spot in a band about 2.5 disc
+    diameters from the disc).  A dark degraded region inside that band can be taken for the fovea; the prior then
+    lowers the expectation only within ~2 s of its centre, and the search is restricted to ``FOVEA_SEARCH`` around
+    the fovea's typical position relative to the disc, so a dark region elsewhere cannot move the prior.
+
+    Chosen on the 20 DRIVE *training* photographs (clean, and 2 regions x 4 degradations each): mean map quality
+    within 0.06 FOV diameters of the fovea of the clean photographs 0.49 without the prior (the image mean is 0.66),
+    0.59 / 0.65 / 0.72 with s = 0.03 / 0.04 / 0.05; localisation AUROC unchanged (blur 0.936 -> 0.942, haze 0.912 ->
+    0.914, darkness 0.869 -> 0.870, occlusion 0.884 -> 0.879).  Searching the whole band of
+    :func:`~monai_fiqa.synth.anatomy.estimate_anatomy` instead cost darkness 0.869 -> 0.842 at s = 0.05: the
+    finder took dark regions for the fovea.
+    """
+    if not fov256.any():
+        return np.ones(fov256.shape, np.float32), (fov256.shape[0] / 2, fov256.shape[1] / 2)
+    _, _, (fr, fc) = locate_disc_and_fovea(square256.astype(np.float32) / 255.0, fov256, FOVEA_SEARCH)
+    yy, xx = np.mgrid[0 : fov256.shape[0], 0 : fov256.shape[1]].astype(np.float32)
+    s = FOVEA_SIGMA * fov_diameter(fov256)
+    d2 = (yy - fr) ** 2 + (xx - fc) ** 2
+    return (1.0 - np.exp(-d2 / (2 * s * s))).astype(np.float32), (fr, fc)
 
 
 def calibre(observed: np.ndarray) -> np.ndarray:
@@ -202,8 +234,12 @@ def stage1_map(
     squares: list[np.ndarray],
     fovs: list[np.ndarray],
     tau: float = TAU,
+    fovea_prior: bool = True,
 ) -> list[Stage1Result]:
-    """Stage 1 on FOV squares (512 px RGB uint8) with their FOV masks (512 px bool)."""
+    """Stage 1 on FOV squares (512 px RGB uint8) with their FOV masks (512 px bool).
+
+    ``fovea_prior=False`` gives the expectation without :func:`foveal_prior` (the release before it), for comparison.
+    """
     probs = segment_square(segmenter, squares)
     vmaps = np.stack([to_vessel_map(p) for p in probs])
     expected = inpaint_cover(inpainter, vmaps)
@@ -211,7 +247,10 @@ def stage1_map(
     for v, e, fov, square in zip(vmaps, expected, fovs, squares, strict=True):
         small = F.avg_pool2d(torch.from_numpy(fov.astype(np.float32))[None, None], SEG_SIZE // MAP_SIZE)[0, 0]
         fov_small = small.numpy() > 0.5
-        q, w = missing_to_quality(v, e, vessel_contrast(square), fov_small, tau)
+        square256 = np.asarray(Image.fromarray(square).resize((MAP_SIZE, MAP_SIZE), Image.BOX))
+        if fovea_prior:
+            e = e * foveal_prior(square256, fov_small)[0]
+        q, w = missing_to_quality(v, e, vessel_contrast(square256), fov_small, tau)
         inside = w >= 0.5
         score = 100.0 * float((q * w)[inside].sum() / max(w[inside].sum(), 1e-6))
         out.append(Stage1Result(q, w, v, e, score))

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import morphology
 
-__all__ = ["Anatomy", "estimate_anatomy", "fov_diameter", "fov_mask"]
+__all__ = ["Anatomy", "estimate_anatomy", "fov_diameter", "fov_mask", "locate_disc_and_fovea"]
 
 
 @dataclass(frozen=True)
@@ -81,24 +81,30 @@ def vessel_map(image: np.ndarray, fov: np.ndarray, diameter: float) -> np.ndarra
     return (tophat > thr) & inner
 
 
-def estimate_anatomy(image: np.ndarray, fov: np.ndarray | None = None) -> Anatomy:
-    """Estimate FOV, optic disc, fovea and vessels of a clean fundus photograph.
+def locate_disc_and_fovea(
+    image: np.ndarray, fov: np.ndarray, search: float | None = None
+) -> tuple[tuple[float, float], float, tuple[float, float]]:
+    """Optic disc centre and radius and fovea centre of a photograph, in pixels (scale-free: any resolution).
+
+    The disc is the brightest blob of disc size; the fovea the locally darkest spot about 2.5 disc diameters from it,
+    roughly level with it, towards the FOV centre.  Split from :func:`estimate_anatomy` so the EFIQA prior can find
+    the fovea on its 256-px square without the vessel map.
 
     Args:
-        image: (H, W, 3) RGB, uint8 or float in [0, 1].
-        fov: optional known FOV mask (e.g. DRIVE's); estimated when missing.
+        image: (H, W, 3) RGB float in [0, 1].
+        fov: (H, W) bool field of view (not empty).
+        search: if given, the fovea is searched only within this radius (fraction of the FOV diameter) of its
+            typical position, 0.37 FOV diameters from the disc towards the FOV centre and 0.034 below the disc
+            (measured on the 20 DRIVE training photographs: spread 0.04).  A tight search keeps a large dark
+            degraded region elsewhere from being taken for the fovea.
 
     Returns:
-        An :class:`Anatomy`.
+        ``(disc_center, disc_radius, fovea_center)``.
     """
-    img = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
-    fov = fov_mask(img) if fov is None else fov.astype(bool)
     rows, cols = np.nonzero(fov)
-    if len(rows) == 0:
-        raise ValueError("no field of view found: the image is empty or not a fundus photograph")
     diameter = fov_diameter(fov)
     cy, cx = float(rows.mean()), float(cols.mean())
-    lum = 0.5 * img[..., 0] + 0.5 * img[..., 1]
+    lum = 0.5 * image[..., 0] + 0.5 * image[..., 1]
     inner = ndi.binary_erosion(fov, iterations=max(2, int(0.04 * diameter)))
     fill = float(lum[inner].mean()) if inner.any() else 0.0
     # Disc: the brightest blob of disc size (the disc is ~15% of the FOV diameter).
@@ -113,6 +119,9 @@ def estimate_anatomy(image: np.ndarray, fov: np.ndarray | None = None) -> Anatom
     toward = (xx - dc) * (cx - dc) + (yy - dr) * (cy - dr) > 0
     deep = ndi.binary_erosion(fov, iterations=max(2, int(0.1 * diameter)))
     band = deep & (d > 0.27) & (d < 0.47) & (np.abs(yy - dr) < 0.12 * diameter) & toward
+    if search is not None:
+        typical = (dr + 0.034 * diameter, dc + np.sign(cx - dc) * 0.37 * diameter)
+        band = deep & (np.hypot(yy - typical[0], xx - typical[1]) < search * diameter)
     flat = np.where(inner, lum, fill)
     local = ndi.gaussian_filter(flat, 0.03 * diameter) - ndi.gaussian_filter(flat, 0.12 * diameter)
     cost = local + 0.02 * np.abs(d - 0.37) / 0.1
@@ -120,10 +129,28 @@ def estimate_anatomy(image: np.ndarray, fov: np.ndarray | None = None) -> Anatom
         fr, fc = np.unravel_index(int(np.argmin(np.where(band, cost, np.inf))), cost.shape)
     else:
         fr, fc = int(cy), int(cx)
+    return (float(dr), float(dc)), float(disc_radius), (float(fr), float(fc))
+
+
+def estimate_anatomy(image: np.ndarray, fov: np.ndarray | None = None) -> Anatomy:
+    """Estimate FOV, optic disc, fovea and vessels of a clean fundus photograph.
+
+    Args:
+        image: (H, W, 3) RGB, uint8 or float in [0, 1].
+        fov: optional known FOV mask (e.g. DRIVE's); estimated when missing.
+
+    Returns:
+        An :class:`Anatomy`.
+    """
+    img = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
+    fov = fov_mask(img) if fov is None else fov.astype(bool)
+    if not fov.any():
+        raise ValueError("no field of view found: the image is empty or not a fundus photograph")
+    disc_center, disc_radius, fovea_center = locate_disc_and_fovea(img, fov)
     return Anatomy(
         fov=fov,
-        disc_center=(float(dr), float(dc)),
-        disc_radius=float(disc_radius),
-        fovea_center=(float(fr), float(fc)),
-        vessels=vessel_map(img, fov, diameter),
+        disc_center=disc_center,
+        disc_radius=disc_radius,
+        fovea_center=fovea_center,
+        vessels=vessel_map(img, fov, fov_diameter(fov)),
     )
