@@ -205,31 +205,3 @@ def test_a_dark_region_away_from_the_macula_does_not_move_the_foveal_prior():
     _, _, fooled = locate_disc_and_fovea(dark.astype(np.float32) / 255.0, s.fov_mask)  # the wide band
     assert np.hypot(*np.subtract(fooled, at)) < 0.04 * d
 
-
-def test_adapter_training_mirrors_only_training_photographs(tmp_path, monkeypatch):
-    """With ``flip`` the head sees each training photograph and its mirror (maps mirrored too); validation
-    photographs are never mirrored into training."""
-    from monai_fiqa.engine import efiqa_train
-
-    rng = np.random.default_rng(0)
-    n = 40
-    images = rng.integers(0, 255, (n, 256, 256, 3), dtype=np.uint8)
-    quality = rng.uniform(size=(n, GRID, GRID)).astype(np.float32)
-    np.savez(tmp_path / "set.npz", images=images, quality=quality, weight=np.ones((n, GRID, GRID), np.float32))
-    seen = {}
-
-    def spy(train_set, val_set, out, cfg, **kw):
-        seen["train"], seen["val"] = train_set, val_set
-        torch.save(kw["model"].state_dict(), out / "best_model.pt")
-        return {}
-
-    monkeypatch.setattr(efiqa_train, "train", spy)
-    encoder = PatchFeatureEncoder(FundusConvEncoder((8, 8, 8, 8), img_size=256), img_size=256)
-    tmp_out = tmp_path / "run"
-    tmp_out.mkdir()
-    efiqa_train.train_adapter(tmp_path / "set.npz", None, tmp_out, steps=2, encoder=encoder)
-    n_val = 32
-    assert len(seen["val"]) == n_val and len(seen["train"]) == 2 * (n - n_val)
-    mirrored_target = seen["train"].quality[n - n_val, 0].numpy()
-    assert np.array_equal(mirrored_target, quality[0, :, ::-1])
-    assert (tmp_out / "adapter.pt").is_file()

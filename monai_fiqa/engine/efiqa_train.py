@@ -356,14 +356,6 @@ def encode_all(encoder: PatchFeatureEncoder, images: np.ndarray, batch: int = 32
     return torch.cat(out)
 
 
-def _grid_features(encoder: PatchFeatureEncoder, images: np.ndarray, grid: int) -> torch.Tensor:
-    """Frozen-encoder features resampled to the adapter's cell grid."""
-    feats = encode_all(encoder, np.ascontiguousarray(images))
-    if feats.shape[-1] != grid:
-        feats = F.interpolate(feats.float(), size=(grid,) * 2, mode="bilinear", align_corners=False).half()
-    return feats
-
-
 def train_adapter(
     adapter_npz: str | Path,
     encoder_checkpoint: str | Path,
@@ -378,7 +370,6 @@ def train_adapter(
     hidden: int = 64,
     kernel: int = 3,
     backbone: str = "conv",
-    flip: bool = True,
 ) -> dict:
     """Stage 2: fit the adapter (feature standardisation + 1x1 head) to the stage-1 maps of an adapter set.
 
@@ -389,8 +380,6 @@ def train_adapter(
         layers: MAE blocks whose outputs the MAE encoder concatenates.
         hidden: width of the adapter's hidden layer.
         kernel: its kernel size (see :class:`~monai_fiqa.networks.efiqa.EFIQAAdapter`).
-        flip: add the left-right mirrored training photographs with mirrored maps (validation photographs are not
-            mirrored into training).
 
     Writes ``adapter.pt`` (the full :class:`EFIQAAdapter` state: encoder + head) beside the run's checkpoints.
     """
@@ -400,19 +389,15 @@ def train_adapter(
     elif encoder is None:
         encoder = PatchFeatureEncoder(fundus_mae(), checkpoint=str(encoder_checkpoint), layers=layers)
     adapter = EFIQAAdapter(encoder, hidden=hidden, kernel=kernel)
-    images, quality, weight = data["images"], data["quality"], data["weight"]
-    n_val = max(32, len(images) // 10)
-    feats = _grid_features(encoder, images, adapter.grid)
-    train_feats, train_q, train_w = feats[:-n_val], quality[:-n_val], weight[:-n_val]
-    if flip:  # mirrored training photographs (a left eye seen as a right one); features cached once, so computed here
-        mirrored = _grid_features(encoder, images[:-n_val, :, ::-1], adapter.grid)
-        train_feats = torch.cat([train_feats, mirrored])
-        train_q = np.concatenate([train_q, train_q[:, :, ::-1]])
-        train_w = np.concatenate([train_w, train_w[:, :, ::-1]])
+    feats = encode_all(encoder, data["images"])
+    if feats.shape[-1] != adapter.grid:
+        feats = F.interpolate(feats.float(), size=(adapter.grid,) * 2, mode="bilinear", align_corners=False).half()
+    n_val = max(32, len(feats) // 10)
     head = torch.nn.Sequential(adapter.norm, adapter.head)
     cfg = _config("efiqa_adapter", steps, batch_size, lr, val_every=max(100, steps // 5))
+    quality, weight = data["quality"], data["weight"]
     hist = train(
-        _FeatureSet(train_feats, train_q, train_w),
+        _FeatureSet(feats[:-n_val], quality[:-n_val], weight[:-n_val]),
         _FeatureSet(feats[-n_val:], quality[-n_val:], weight[-n_val:]),
         out,
         cfg,
