@@ -204,4 +204,3 @@ def test_a_dark_region_away_from_the_macula_does_not_move_the_foveal_prior():
     assert FOVEA_SEARCH is not None and np.hypot(*np.subtract(clean_fovea, dark_fovea)) < 0.03 * d  # prior s = 0.05 d
     _, _, fooled = locate_disc_and_fovea(dark.astype(np.float32) / 255.0, s.fov_mask)  # the wide band
     assert np.hypot(*np.subtract(fooled, at)) < 0.04 * d
-
