@@ -188,8 +188,8 @@ def test_foveal_prior_empties_the_expectation_at_the_fovea_only():
 def test_a_dark_region_away_from_the_macula_does_not_move_the_foveal_prior():
     """A dark blob inside the wide landmark band (where the unrestricted finder takes it for the fovea) but outside
     the tight search leaves the prior where it was."""
-    from monai_fiqa.engine.vuad import FOVEA_SEARCH, foveal_prior
-    from monai_fiqa.synth.anatomy import fov_diameter, locate_disc_and_fovea
+    from monai_fiqa.engine.vuad import foveal_prior
+    from monai_fiqa.synth.anatomy import fov_diameter
 
     s = render_fundus(3, size=256, lesions=False)
     d = fov_diameter(s.fov_mask)
@@ -201,6 +201,6 @@ def test_a_dark_region_away_from_the_macula_does_not_move_the_foveal_prior():
     dark[blob] = (dark[blob] * 0.3).astype(np.uint8)
     _, clean_fovea = foveal_prior(s.image, s.fov_mask)
     _, dark_fovea = foveal_prior(dark, s.fov_mask)
-    assert FOVEA_SEARCH is not None and np.hypot(*np.subtract(clean_fovea, dark_fovea)) < 0.03 * d  # prior s = 0.05 d
-    _, _, fooled = locate_disc_and_fovea(dark.astype(np.float32) / 255.0, s.fov_mask)  # the wide band
+    assert np.hypot(*np.subtract(clean_fovea, dark_fovea)) < 0.03 * d  # prior s = 0.05 d
+    _, fooled = foveal_prior(dark, s.fov_mask, search=None)  # the wide band
     assert np.hypot(*np.subtract(fooled, at)) < 0.04 * d

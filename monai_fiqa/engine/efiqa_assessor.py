@@ -20,10 +20,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from monai_fiqa.api import QualityResult
-from monai_fiqa.engine.efiqa_data import half
 from monai_fiqa.engine.fundus_checks import fundus_input
 from monai_fiqa.engine.vessels import SEG_SIZE, square_mask, to_input
-from monai_fiqa.engine.vuad import GRID, MAP_SIZE, TAU, stage1_map
+from monai_fiqa.engine.vuad import GRID, MAP_SIZE, TAU, half, stage1_map
 from monai_fiqa.synth.pseudo_mos import grade_from_score
 from monai_fiqa.transforms.fundus import fov_square_box, fundus_to_square
 

@@ -17,23 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from monai_fiqa.engine.vessels import SEG_SIZE, load_drive, segment_square, square_mask
-from monai_fiqa.engine.vuad import MAP_SIZE, stage1_map, to_vessel_map
+from monai_fiqa.engine.vuad import MAP_SIZE, half, stage1_map, to_vessel_map
 from monai_fiqa.synth.fundus import render_fundus
 from monai_fiqa.synth.mix import MixConfig, apply_recipe, sample_recipe
 from monai_fiqa.transforms.fundus import fov_square_box, fundus_to_square
 
-__all__ = ["ADAPTER_MIX", "build_adapter_set", "build_vessel_maps", "good_squares", "half"]
+__all__ = ["ADAPTER_MIX", "build_adapter_set", "build_vessel_maps", "good_squares"]
 
 ADAPTER_MIX = MixConfig(p_clean=0.15, n_steps_probs=(0.7, 0.3), region_prob=0.5)
-
-
-def half(square: np.ndarray) -> np.ndarray:
-    """A 512-px RGB square -> 256 px (area resampling), the encoder's input size."""
-    return np.asarray(Image.fromarray(square).resize((MAP_SIZE, MAP_SIZE), Image.BOX))
 
 
 def good_squares(drive_root: str | Path, n_synth: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -60,6 +60,7 @@ __all__ = [
     "corrupt_context",
     "coverage_masks",
     "foveal_prior",
+    "half",
     "inpaint_cover",
     "missing_to_quality",
     "random_patch_mask",
@@ -75,7 +76,7 @@ PASSES = 4
 TAU = 0.5
 K_VISIBLE = 0.7
 FOVEA_SIGMA = 0.05  # foveal prior width, fraction of the FOV diameter (about a third of a disc diameter)
-FOVEA_SEARCH: float | None = 0.08  # search radius around the fovea's typical position (fraction of the FOV diameter)
+FOVEA_SEARCH = 0.08  # search radius around the fovea's typical position (fraction of the FOV diameter)
 CALIBRE_BINS = np.linspace(0.0, 1.0, 11)
 # median vessel contrast (8-bit levels) per calibre bin, clean DRIVE training photographs (see calibre_contrast)
 CALIBRE_CONTRAST = np.array([6.0, 6.0, 8.0, 10.0, 12.0, 16.0, 21.0, 27.0, 28.0, 28.0], np.float32)
@@ -149,35 +150,42 @@ def inpaint_cover(inpainter: torch.nn.Module, vmaps: np.ndarray, batch: int = 8)
     return np.concatenate(out)
 
 
+def half(square: np.ndarray) -> np.ndarray:
+    """A 512-px RGB square -> 256 px (area resampling): the vessel map's and the stage-2 encoder's grid."""
+    return np.asarray(Image.fromarray(square).resize((MAP_SIZE, MAP_SIZE), Image.BOX))
+
+
 def vessel_contrast(square256: np.ndarray) -> np.ndarray:
     """Depth of dark thin structures below their background in the green channel (8-bit levels)."""
     green = square256[:, :, 1].astype(np.float32)
     return np.maximum(ndi.grey_closing(green, size=(9, 9)) - green, 0.0)
 
 
-def foveal_prior(square256: np.ndarray, fov256: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+def foveal_prior(
+    square256: np.ndarray, fov256: np.ndarray, sigma: float = FOVEA_SIGMA, search: float | None = FOVEA_SEARCH
+) -> tuple[np.ndarray, tuple[float, float]]:
     """Multiplier of the expected map that empties the foveal avascular zone, and the fovea it was centred on.
 
-    ``1 - exp(-d^2 / (2 s^2))`` with ``d`` the distance to the fovea and ``s = FOVEA_SIGMA`` x the FOV diameter.  The
+    ``1 - exp(-d^2 / (2 s^2))`` with ``d`` the distance to the fovea and ``s = sigma`` x the FOV diameter.  The
     inpainter carries vessels from the surround into the vessel-free macula, so without this a clean fovea reads as
     "expected vessels missing".  The fovea is found on the photograph itself
-    (:func:`~monai_fiqa.synth.anatomy.locate_disc_and_fovea`: the locally darkest spot in a band about 2.5 disc
-    diameters from the disc).  A dark degraded region inside that band can be taken for the fovea; the prior then
-    lowers the expectation only within ~2 s of its centre, and the search is restricted to ``FOVEA_SEARCH`` around
-    the fovea's typical position relative to the disc, so a dark region elsewhere cannot move the prior.
+    (:func:`~monai_fiqa.synth.anatomy.locate_disc_and_fovea`: the locally darkest spot within ``search`` FOV
+    diameters of its typical place relative to the optic disc; None searches the whole landmark band).  A dark
+    degraded region can only be taken for the fovea inside that small window, and the prior lowers the expectation
+    only within ~2 s of its centre.
 
     Chosen on the 20 DRIVE *training* photographs (clean, and 2 regions x 4 degradations each): mean map quality
     within 0.06 FOV diameters of the fovea of the clean photographs 0.49 without the prior (the image mean is 0.66),
     0.59 / 0.65 / 0.72 with s = 0.03 / 0.04 / 0.05; localisation AUROC unchanged (blur 0.936 -> 0.942, haze 0.912 ->
-    0.914, darkness 0.869 -> 0.870, occlusion 0.884 -> 0.879).  Searching the whole band of
-    :func:`~monai_fiqa.synth.anatomy.estimate_anatomy` instead cost darkness 0.869 -> 0.842 at s = 0.05: the
-    finder took dark regions for the fovea.
+    0.914, darkness 0.869 -> 0.870, occlusion 0.884 -> 0.879).  Searching the whole band (``search=None``) instead
+    cost darkness 0.869 -> 0.842 at s = 0.05: the finder took dark regions for the fovea.  Reproduce with
+    ``python -m benchmarks.efiqa_fovea_prior``.
     """
     if not fov256.any():
         return np.ones(fov256.shape, np.float32), (fov256.shape[0] / 2, fov256.shape[1] / 2)
-    _, _, (fr, fc) = locate_disc_and_fovea(square256.astype(np.float32) / 255.0, fov256, FOVEA_SEARCH)
+    _, _, (fr, fc) = locate_disc_and_fovea(square256.astype(np.float32) / 255.0, fov256, search)
     yy, xx = np.mgrid[0 : fov256.shape[0], 0 : fov256.shape[1]].astype(np.float32)
-    s = FOVEA_SIGMA * fov_diameter(fov256)
+    s = sigma * fov_diameter(fov256)
     d2 = (yy - fr) ** 2 + (xx - fc) ** 2
     return (1.0 - np.exp(-d2 / (2 * s * s))).astype(np.float32), (fr, fc)
 
@@ -234,12 +242,8 @@ def stage1_map(
     squares: list[np.ndarray],
     fovs: list[np.ndarray],
     tau: float = TAU,
-    fovea_prior: bool = True,
 ) -> list[Stage1Result]:
-    """Stage 1 on FOV squares (512 px RGB uint8) with their FOV masks (512 px bool).
-
-    ``fovea_prior=False`` gives the expectation without :func:`foveal_prior` (the release before it), for comparison.
-    """
+    """Stage 1 on FOV squares (512 px RGB uint8) with their FOV masks (512 px bool)."""
     probs = segment_square(segmenter, squares)
     vmaps = np.stack([to_vessel_map(p) for p in probs])
     expected = inpaint_cover(inpainter, vmaps)
@@ -247,9 +251,8 @@ def stage1_map(
     for v, e, fov, square in zip(vmaps, expected, fovs, squares, strict=True):
         small = F.avg_pool2d(torch.from_numpy(fov.astype(np.float32))[None, None], SEG_SIZE // MAP_SIZE)[0, 0]
         fov_small = small.numpy() > 0.5
-        square256 = np.asarray(Image.fromarray(square).resize((MAP_SIZE, MAP_SIZE), Image.BOX))
-        if fovea_prior:
-            e = e * foveal_prior(square256, fov_small)[0]
+        square256 = half(square)
+        e = e * foveal_prior(square256, fov_small)[0]
         q, w = missing_to_quality(v, e, vessel_contrast(square256), fov_small, tau)
         inside = w >= 0.5
         score = 100.0 * float((q * w)[inside].sum() / max(w[inside].sum(), 1e-6))

@@ -118,8 +118,9 @@ def locate_disc_and_fovea(
     d = np.hypot(yy - dr, xx - dc) / diameter
     toward = (xx - dc) * (cx - dc) + (yy - dr) * (cy - dr) > 0
     deep = ndi.binary_erosion(fov, iterations=max(2, int(0.1 * diameter)))
-    band = deep & (d > 0.27) & (d < 0.47) & (np.abs(yy - dr) < 0.12 * diameter) & toward
-    if search is not None:
+    if search is None:
+        band = deep & (d > 0.27) & (d < 0.47) & (np.abs(yy - dr) < 0.12 * diameter) & toward
+    else:
         typical = (dr + 0.034 * diameter, dc + np.sign(cx - dc) * 0.37 * diameter)
         band = deep & (np.hypot(yy - typical[0], xx - typical[1]) < search * diameter)
     flat = np.where(inner, lum, fill)
