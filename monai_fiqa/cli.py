@@ -172,7 +172,7 @@ def _train_efiqa(args: argparse.Namespace) -> int:
     if args.stage == "inpainter":
         common.update(corrupt=args.corrupt_context, init=args.init)
     if args.stage == "adapter":
-        common.update(backbone=args.backbone)
+        common.update(backbone=args.backbone, detail=args.detail, val_npz=args.val_data)
     elif args.init:
         print(f"error: --init is not supported for efiqa stage {args.stage}", file=sys.stderr)
         return 2
@@ -196,7 +196,17 @@ def _efiqa_data(args: argparse.Namespace) -> int:
     else:
         inp = vessel_inpainter()
         inp.load_state_dict(torch.load(args.inpainter, map_location="cpu", weights_only=True))
-        out = efiqa_data.build_adapter_set(seg, inp, args.drive, args.n, args.out, n_synth_sources=args.n_synth)
+        out = efiqa_data.build_adapter_set(
+            seg,
+            inp,
+            args.drive,
+            args.n,
+            args.out,
+            n_synth_sources=args.n_synth,
+            seed=args.seed,
+            eyes=args.eyes,
+            real_fraction=args.real_fraction,
+        )
     print(f"wrote {out}")
     return 0
 
@@ -273,6 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--n", type=int, default=1600, help="adapter-set: degraded photographs")
     ed.add_argument("--n-synth", type=int, default=400, help="procedural renders used as good sources")
     ed.add_argument("--out", required=True, help="output .npz")
+    ed.add_argument("--seed", type=int, default=2, help="adapter-set: sampling seed (and the renders' seed base)")
+    ed.add_argument("--eyes", nargs="+", help="adapter-set: DRIVE training photographs to use, e.g. 37 38 39 40")
+    ed.add_argument(
+        "--real-fraction", type=float, help="adapter-set: share of samples from real photographs (default: uniform)"
+    )
     ed.set_defaults(func=_efiqa_data)
     bu = sub.add_parser("bundle", help="export (model-zoo zip + model_info.json), install, or check bundles")
     bu.add_argument("action", choices=["export", "install", "check"])
@@ -292,7 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--csv", nargs="+", help="fthnet: path/image, mos[, level] or path, label; mediqa: path, score[, modality]"
     )
     t.add_argument("--data", nargs="*", default=[], help="mediqa: synth-ctmr folders; efiqa: the stage's inputs")
-    t.add_argument("--val-data", help="mediqa: a synth-ctmr folder for model selection")
+    t.add_argument(
+        "--val-data",
+        help="mediqa: a synth-ctmr folder for model selection; efiqa adapter: an adapter set of held-out eyes",
+    )
     t.add_argument(
         "--stage",
         choices=["upstream", "downstream", "vessels", "inpainter", "mae", "mim", "adapter"],
@@ -317,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", help="weights to start from, e.g. a bundle's models/model.pt (fine-tuning)")
     t.add_argument(
         "--backbone", choices=["conv", "mae"], default="conv", help="efiqa adapter: the pre-trained encoder's kind"
+    )
+    t.add_argument(
+        "--detail",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="efiqa adapter: append the fixed per-patch detail statistics to the encoder's features",
     )
     t.add_argument(
         "--corrupt-context",

@@ -47,18 +47,20 @@ def test_occluded_region_is_where_the_map_is_low(stages, drive_test_images):
     degraded, truth = _degrade(image.astype(np.float32), fov, "artefacts", 0.8, seed=3, region=True)
     default, stage2 = stages
     assert default.mode == "stage1"
-    qmap = default.assess(degraded).quality_map
-    auroc = float(compute_roc_auc(torch.from_numpy(1 - qmap[fov]), torch.from_numpy(truth[fov].astype(np.float32))))
-    assert auroc > 0.8, f"{auroc:.2f}"
-    fast = stage2.assess(degraded)  # the distilled adapter runs and maps the photograph (weakly: see the docs)
-    assert fast.quality_map.shape == qmap.shape and fast.params["mode"] == "stage2"
+    truth = torch.from_numpy(truth[fov].astype(np.float32))
+    for assessor in (default, stage2):  # the distilled adapter finds it too (0.91 here; 0.77 on average, see docs)
+        qmap = assessor.assess(degraded).quality_map
+        assert qmap.shape == fov.shape
+        auroc = float(compute_roc_auc(torch.from_numpy(1 - qmap[fov]), truth))
+        assert auroc > 0.8, f"{assessor.mode}: {auroc:.2f}"
 
 
+@pytest.mark.parametrize("stage", [0, 1], ids=["stage1", "stage2"])
 @pytest.mark.parametrize("kind", ["defocus", "haze", "underexposure"])
-def test_score_falls_with_global_severity(stages, drive_test_images, kind):
+def test_score_falls_with_global_severity(stages, drive_test_images, kind, stage):
     image, fov = load_drive(drive_test_images[3])
     sev = (0.0, 0.25, 0.5, 0.75, 1.0)
-    scores = [stages[0].assess(_degrade(image.astype(np.float32), fov, kind, s, seed=5)[0]).score for s in sev]
+    scores = [stages[stage].assess(_degrade(image.astype(np.float32), fov, kind, s, seed=5)[0]).score for s in sev]
     assert stats.spearmanr(sev, scores).statistic <= -0.8, scores
 
 

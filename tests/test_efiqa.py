@@ -19,7 +19,14 @@ from monai_fiqa.engine.vuad import (
     inpaint_cover,
     missing_to_quality,
 )
-from monai_fiqa.networks.efiqa import ConvMIM, EFIQAAdapter, FundusConvEncoder, PatchFeatureEncoder, vessel_inpainter
+from monai_fiqa.networks.efiqa import (
+    ConvMIM,
+    EFIQAAdapter,
+    FundusConvEncoder,
+    FundusDetailStats,
+    PatchFeatureEncoder,
+    vessel_inpainter,
+)
 from monai_fiqa.registry import create_model
 from monai_fiqa.synth.anatomy import fov_mask
 from monai_fiqa.synth.fundus import render_fundus
@@ -132,6 +139,30 @@ def test_masked_image_modelling_never_sees_the_blanked_patches():
     assert enc(x).shape == (2, 24, 4, 4) and enc.out_channels == 24
 
 
+def test_detail_statistics_see_blur_and_separate_darkness_from_lost_contrast():
+    """Fixed per-patch statistics: blurring the left half lowers its fine-band energy and leaves the right half alone;
+    dimming the photograph lowers the absolute band energy but keeps the energy relative to brightness."""
+    from scipy.ndimage import gaussian_filter
+
+    from monai_fiqa.engine.vessels import to_input
+
+    photo = render_fundus(3, size=256).image
+    blurred = photo.copy()
+    blurred[:, :128] = gaussian_filter(photo[:, :128].astype(np.float32), (3, 3, 0)).astype(np.uint8)
+    dim = (photo.astype(np.float32) * 0.5).astype(np.uint8)
+    stats = FundusDetailStats()
+    assert not list(stats.parameters()) or not any(p.requires_grad for p in stats.parameters())
+    f, fb, fd = (stats(to_input(im)[None])[0] for im in (photo, blurred, dim))
+    assert f.shape == (stats.out_channels, 16, 16) and torch.isfinite(f).all()
+    left, right = (slice(5, 11), slice(2, 7)), (slice(5, 11), slice(9, 14))
+    assert fb[0][left].mean() < f[0][left].mean() - 1.0  # band G0 - G1: log energy down by more than e
+    assert torch.allclose(fb[:, right[0], 10:14], f[:, right[0], 10:14], atol=1e-4)
+    assert fd[0][right].mean() < f[0][right].mean() - 0.5  # absolute energy halves ...
+    assert abs(float(fd[2][right].mean() - f[2][right].mean())) < 0.2  # ... relative energy stays
+    adapter = EFIQAAdapter(PatchFeatureEncoder(FundusConvEncoder((8, 8, 8, 8)), img_size=256), detail=True).eval()
+    assert adapter.features(to_input(photo)[None]).shape == (1, 24 + stats.out_channels, 16, 16)
+
+
 @pytest.fixture(scope="module")
 def tiny_assessors():
     torch.manual_seed(0)
@@ -204,3 +235,26 @@ def test_a_dark_region_away_from_the_macula_does_not_move_the_foveal_prior():
     assert np.hypot(*np.subtract(clean_fovea, dark_fovea)) < 0.03 * d  # prior s = 0.05 d
     _, fooled = foveal_prior(dark, s.fov_mask, search=None)  # the wide band
     assert np.hypot(*np.subtract(fooled, at)) < 0.04 * d
+
+
+def test_adapter_set_keeps_to_the_eyes_and_real_share_it_is_given(tmp_path):
+    """A validation set of held-out eyes must contain only those eyes; ``real_fraction`` sets the real share."""
+    import json
+
+    from monai_fiqa.engine.efiqa_data import build_adapter_set
+    from tests.conftest import DRIVE
+
+    if not (DRIVE / "training" / "images").is_dir():
+        pytest.skip(f"DRIVE not found under {DRIVE}")
+    small = (4, 8, 16)
+    seg = create_model("efiqa_vessel_unet", channels=small, num_res_units=0).eval()
+    inp = vessel_inpainter(small, 0).eval()
+    out = build_adapter_set(
+        seg, inp, DRIVE, 24, tmp_path / "a.npz", n_synth_sources=2, eyes=["37", "38"], real_fraction=0.75
+    )
+    data = np.load(out)
+    sources = [r["source"] for r in json.loads(str(data["manifest"]))["recipes"]]
+    real = [s for s in sources if s.startswith("drive_")]
+    assert set(real) <= {"drive_train_37", "drive_train_38"} and 12 <= len(real) < 24
+    assert all(s.startswith("render_") for s in sources if s not in real)
+    assert data["images"].shape == (24, MAP_SIZE, MAP_SIZE, 3) and data["quality"].shape == (24, GRID, GRID)

@@ -312,6 +312,17 @@ def pretrain_mim(
     return hist
 
 
+class _Head(torch.nn.Module):
+    """The adapter seen from its cached features: what the trainer optimises (the frozen encoder is never run)."""
+
+    def __init__(self, adapter: EFIQAAdapter) -> None:
+        super().__init__()
+        self.adapter = adapter
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.adapter.logits(features)
+
+
 class _FeatureSet(Dataset):
     def __init__(self, feats: torch.Tensor, quality: np.ndarray, weight: np.ndarray) -> None:
         self.feats = feats
@@ -346,14 +357,20 @@ def _evaluate_head(head: torch.nn.Module, data: _FeatureSet) -> dict[str, float]
 
 
 @torch.no_grad()
-def encode_all(encoder: PatchFeatureEncoder, images: np.ndarray, batch: int = 32) -> torch.Tensor:
-    """Frozen-encoder features of 256-px photographs, (N, C, h, w) float16 (cached once: the encoder never trains)."""
-    encoder.eval()
+def encode_all(adapter: EFIQAAdapter, images: np.ndarray, batch: int = 32) -> torch.Tensor:
+    """The adapter's frozen features (encoder + fixed detail statistics) of 256-px photographs, (N, C, grid, grid)
+    float16: cached once, since nothing before the head trains."""
+    adapter.eval()
     out = []
     for i in tqdm(range(0, len(images), batch), desc="encode", unit="batch"):
         x = torch.stack([to_input(im) for im in images[i : i + batch]])
-        out.append(encoder(x).half())
+        out.append(adapter.features(x).half())
     return torch.cat(out)
+
+
+def _feature_set(adapter: EFIQAAdapter, npz: str | Path, rows: slice = slice(None)) -> _FeatureSet:
+    data = np.load(npz)
+    return _FeatureSet(encode_all(adapter, data["images"][rows]), data["quality"][rows], data["weight"][rows])
 
 
 def train_adapter(
@@ -370,8 +387,11 @@ def train_adapter(
     hidden: int = 64,
     kernel: int = 3,
     backbone: str = "conv",
+    detail: bool = True,
+    encoder_dropout: float = 0.5,
+    val_npz: str | Path | None = None,
 ) -> dict:
-    """Stage 2: fit the adapter (feature standardisation + 1x1 head) to the stage-1 maps of an adapter set.
+    """Stage 2: fit the adapter (feature standardisation + shallow head) to the stage-1 maps of an adapter set.
 
     Args:
         encoder_checkpoint: the pre-trained encoder's state dict: ``pretrain_mim``'s ``encoder.pt`` for
@@ -380,25 +400,29 @@ def train_adapter(
         layers: MAE blocks whose outputs the MAE encoder concatenates.
         hidden: width of the adapter's hidden layer.
         kernel: its kernel size (see :class:`~monai_fiqa.networks.efiqa.EFIQAAdapter`).
+        detail: append the fixed detail statistics to the encoder's features.
+        encoder_dropout: share of encoder channels dropped while the head trains.
+        val_npz: an adapter set of photographs the training set never saw (``efiqa-data adapter-set --eyes``)
+            selects the checkpoint; without it the last 10 % of ``adapter_npz`` do, which share eyes with the rest.
 
     Writes ``adapter.pt`` (the full :class:`EFIQAAdapter` state: encoder + head) beside the run's checkpoints.
     """
-    data = np.load(adapter_npz)
     if encoder is None and backbone == "conv":
         encoder = PatchFeatureEncoder(FundusConvEncoder(), checkpoint=str(encoder_checkpoint))
     elif encoder is None:
         encoder = PatchFeatureEncoder(fundus_mae(), checkpoint=str(encoder_checkpoint), layers=layers)
-    adapter = EFIQAAdapter(encoder, hidden=hidden, kernel=kernel)
-    feats = encode_all(encoder, data["images"])
-    if feats.shape[-1] != adapter.grid:
-        feats = F.interpolate(feats.float(), size=(adapter.grid,) * 2, mode="bilinear", align_corners=False).half()
-    n_val = max(32, len(feats) // 10)
-    head = torch.nn.Sequential(adapter.norm, adapter.head)
+    adapter = EFIQAAdapter(encoder, hidden=hidden, kernel=kernel, detail=detail, encoder_dropout=encoder_dropout)
+    if val_npz is not None:
+        train_set, val_set = _feature_set(adapter, adapter_npz), _feature_set(adapter, val_npz)
+    else:
+        n_val = max(32, len(np.load(adapter_npz)["quality"]) // 10)
+        train_set = _feature_set(adapter, adapter_npz, slice(None, -n_val))
+        val_set = _feature_set(adapter, adapter_npz, slice(-n_val, None))
+    head = _Head(adapter)
     cfg = _config("efiqa_adapter", steps, batch_size, lr, val_every=max(100, steps // 5))
-    quality, weight = data["quality"], data["weight"]
     hist = train(
-        _FeatureSet(feats[:-n_val], quality[:-n_val], weight[:-n_val]),
-        _FeatureSet(feats[-n_val:], quality[-n_val:], weight[-n_val:]),
+        train_set,
+        val_set,
         out,
         cfg,
         resume=resume,

@@ -70,8 +70,7 @@ def load_drive(root: str | Path, split: str) -> list[DrivePair]:
 
 def square_mask(mask: np.ndarray, box: tuple[int, int, int], size: int) -> np.ndarray:
     """A (H, W) mask cut to the same FOV square as the photograph, as float in [0, 1] (area-resampled)."""
-    rgb = np.repeat((mask.astype(np.uint8) * 255)[:, :, None], 3, axis=2)
-    return fundus_to_square(rgb, size, box)[:, :, 0].astype(np.float32) / 255.0
+    return fundus_to_square(mask.astype(np.uint8) * 255, size, box).astype(np.float32) / 255.0
 
 
 def to_input(square: np.ndarray) -> torch.Tensor:

@@ -36,11 +36,16 @@ _FIXED = {"mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)}  # EFIQA: the same
 
 
 def _efiqa_adapter(
-    channels: tuple[int, ...] = (32, 48, 96, 128), img_size: int = 256, hidden: int = 64, kernel: int = 3
+    channels: tuple[int, ...] = (32, 48, 96, 128),
+    img_size: int = 256,
+    hidden: int = 64,
+    kernel: int = 3,
+    detail: bool = True,
 ) -> EFIQAAdapter:
-    """EFIQA stage 2 with the default encoder (:class:`FundusConvEncoder`, SimMIM-pre-trained) and a shallow head."""
+    """EFIQA stage 2 with the default encoder (:class:`FundusConvEncoder`, SimMIM-pre-trained), the fixed detail
+    statistics and a shallow head."""
     encoder = PatchFeatureEncoder(FundusConvEncoder(channels, img_size), img_size=img_size)
-    return EFIQAAdapter(encoder, hidden=hidden, kernel=kernel)
+    return EFIQAAdapter(encoder, hidden=hidden, kernel=kernel, detail=detail)
 
 
 def _efiqa_adapter_mae(

@@ -32,10 +32,11 @@ def fov_square_box(image: np.ndarray, margin: float = 0.02, fov: np.ndarray | No
 
 
 def fundus_to_square(image: np.ndarray, size: int, box: tuple[int, int, int] | None = None) -> np.ndarray:
-    """Crop an (H, W, 3) uint8 photograph to its FOV box (zero padding outside the frame) and resize to ``size``."""
+    """Crop an (H, W, 3) uint8 photograph, or an (H, W) uint8 mask, to its FOV box (zero padding outside the frame)
+    and resize to ``size``."""
     top, left, side = box or fov_square_box(image)
     h, w = image.shape[:2]
-    canvas = np.zeros((side, side, 3), dtype=np.uint8)
+    canvas = np.zeros((side, side, *image.shape[2:]), dtype=np.uint8)
     r0, c0 = max(top, 0), max(left, 0)
     r1, c1 = min(top + side, h), min(left + side, w)
     canvas[r0 - top : r1 - top, c0 - left : c1 - left] = image[r0:r1, c0:c1]
