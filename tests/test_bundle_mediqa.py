@@ -71,6 +71,14 @@ def test_ct_given_an_mr_prompt_is_flagged(assessor) -> None:
         assert not assessor.assess(clean).params["warnings"]
 
 
+def test_a_matrix_smaller_than_any_training_image_is_flagged(assessor) -> None:
+    """pydicom's 64-px MR_small: below the 84-px minimum of training, its score rises with some artefacts (docs)."""
+    r = assessor.assess(pdd.get_testdata_file("MR_small.dcm"))
+    assert r.params["out_of_distribution"] and r.grade == "reject"
+    assert "64 x 64" in r.params["warnings"][0] and 0 <= r.score <= 100  # scored, but not silently
+    assert not assessor.assess(pdd.get_testdata_file("CT_small.dcm")).params["warnings"]  # 128 px: in range
+
+
 def test_modality_predicted_without_headers(assessor) -> None:
     vol = read_volume(pdd.get_testdata_file("CT_small.dcm"))
     r = assessor.assess(vol.array, spacing=vol.spacing)

@@ -57,7 +57,7 @@ def test_prompt_reaches_every_swin_block() -> None:
 @pytest.fixture(scope="module")
 def tiny_assessor() -> MedIQAAssessor:
     torch.manual_seed(0)
-    return MedIQAAssessor(create_model("mediqa_tiny"), img_size=64)
+    return MedIQAAssessor(create_model("mediqa_tiny"), img_size=64, min_side=16)
 
 
 def test_assess_volume_and_slice(tiny_assessor: MedIQAAssessor) -> None:

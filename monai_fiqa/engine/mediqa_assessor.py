@@ -6,8 +6,9 @@ salient slices (2D input: the slice itself) -> score them in one batch -> fuse b
 patch maps interpolated along z make the volume map -> severities mapped to physical parameters.
 
 Nothing is silently scored: a volume that cannot be read raises :class:`~monai_fiqa.io.volumes.VolumeReadError`;
-a prompt that contradicts the pixels (e.g. a CT given an MR prompt) or a near-empty slice set is scored but flagged
-``out_of_distribution`` and graded ``reject``, with the reason in ``warnings``.
+a prompt that contradicts the pixels (e.g. a CT given an MR prompt), a near-empty slice set or an in-plane matrix
+smaller than any training image is scored but flagged ``out_of_distribution`` and graded ``reject``, with the reason
+in ``warnings``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ __all__ = ["CTMR_GRADE_THRESHOLDS", "MedIQAAssessor"]
 CTMR_GRADE_THRESHOLDS = {"good": 75.0, "usable": 45.0}
 _MISMATCH_P = 0.9  # modality head probability above which a contradicting CT prompt is flagged
 _MIN_SALIENCY = 0.05  # bits x fraction: below this the selected slices hold almost no anatomy
+# The smallest in-plane matrix in the shipped weights' training data is 84 px (the prostate DWI); on pydicom's 64-px
+# MR_small the score rises with undersampling, Gibbs and bias (bundle docs), so a smaller image is flagged, not scored.
+MIN_TRAINED_SIDE = 80
 
 
 class MedIQAAssessor:
@@ -47,6 +51,8 @@ class MedIQAAssessor:
         thresholds: grade thresholds on the 0-100 score.
         model_name: reported in ``params``.
         slice_selection: "salient" (default) or "even" (the baseline it is compared with in the benchmarks).
+        min_side: smallest in-plane matrix assessed without an out-of-distribution flag (the training data's
+            smallest; lower it for weights fine-tuned on smaller images).
     """
 
     def __init__(
@@ -59,6 +65,7 @@ class MedIQAAssessor:
         thresholds: dict[str, float] | None = None,
         model_name: str = "ctmr_mediqa",
         slice_selection: str = "salient",
+        min_side: int = MIN_TRAINED_SIDE,
     ) -> None:
         if slice_selection not in ("salient", "even"):
             raise ValueError(f"slice_selection must be 'salient' or 'even', got {slice_selection!r}")
@@ -69,7 +76,7 @@ class MedIQAAssessor:
             self.net.load_state_dict(torch.load(checkpoint, map_location=self.device, weights_only=True))
         self.n_slices, self.img_size = n_slices, img_size
         self.thresholds = dict(thresholds or CTMR_GRADE_THRESHOLDS)
-        self.model_name = model_name
+        self.model_name, self.min_side = model_name, min_side
 
     def _inputs(self, vol: Volume, modality: str, slices: np.ndarray) -> torch.Tensor:
         batch = [prepare_slice(vol.array[:, :, int(z)], modality, None, self.img_size) for z in slices]
@@ -165,6 +172,12 @@ class MedIQAAssessor:
             slices = select_salient_slices(saliency, self.n_slices)
         if float(saliency[slices].max()) < _MIN_SALIENCY:
             warnings.append("the selected slices hold almost no anatomy (empty or wrongly windowed volume)")
+        if min(vol.array.shape[:2]) < self.min_side:
+            h, w = vol.array.shape[:2]
+            warnings.append(
+                f"in-plane matrix {h} x {w} is under {self.min_side} px, smaller than anything the network was "
+                "trained on: the score is not reliable"
+            )
         xin = self._inputs(vol, modality, slices)
         ids = torch.tensor([resolved.ids()] * len(slices), device=self.device)
         with torch.no_grad():
