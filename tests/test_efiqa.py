@@ -151,7 +151,7 @@ def test_detail_statistics_see_blur_and_separate_darkness_from_lost_contrast():
     blurred[:, :128] = gaussian_filter(photo[:, :128].astype(np.float32), (3, 3, 0)).astype(np.uint8)
     dim = (photo.astype(np.float32) * 0.5).astype(np.uint8)
     stats = FundusDetailStats()
-    assert not list(stats.parameters()) or not any(p.requires_grad for p in stats.parameters())
+    assert not list(stats.parameters())  # fixed: nothing to train, nothing in a checkpoint
     f, fb, fd = (stats(to_input(im)[None])[0] for im in (photo, blurred, dim))
     assert f.shape == (stats.out_channels, 16, 16) and torch.isfinite(f).all()
     left, right = (slice(5, 11), slice(2, 7)), (slice(5, 11), slice(9, 14))
@@ -255,6 +255,6 @@ def test_adapter_set_keeps_to_the_eyes_and_real_share_it_is_given(tmp_path):
     data = np.load(out)
     sources = [r["source"] for r in json.loads(str(data["manifest"]))["recipes"]]
     real = [s for s in sources if s.startswith("drive_")]
-    assert set(real) <= {"drive_train_37", "drive_train_38"} and 12 <= len(real) < 24
+    assert set(real) <= {"drive_train_37", "drive_train_38"} and 15 <= len(real) <= 22  # 20 here; uniform: 9
     assert all(s.startswith("render_") for s in sources if s not in real)
     assert data["images"].shape == (24, MAP_SIZE, MAP_SIZE, 3) and data["quality"].shape == (24, GRID, GRID)

@@ -368,9 +368,9 @@ def encode_all(adapter: EFIQAAdapter, images: np.ndarray, batch: int = 32) -> to
     return torch.cat(out)
 
 
-def _feature_set(adapter: EFIQAAdapter, npz: str | Path, rows: slice = slice(None)) -> _FeatureSet:
+def _features_and_targets(adapter: EFIQAAdapter, npz: str | Path) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     data = np.load(npz)
-    return _FeatureSet(encode_all(adapter, data["images"][rows]), data["quality"][rows], data["weight"][rows])
+    return encode_all(adapter, data["images"]), data["quality"], data["weight"]
 
 
 def train_adapter(
@@ -412,12 +412,13 @@ def train_adapter(
     elif encoder is None:
         encoder = PatchFeatureEncoder(fundus_mae(), checkpoint=str(encoder_checkpoint), layers=layers)
     adapter = EFIQAAdapter(encoder, hidden=hidden, kernel=kernel, detail=detail, encoder_dropout=encoder_dropout)
+    feats, quality, weight = _features_and_targets(adapter, adapter_npz)
     if val_npz is not None:
-        train_set, val_set = _feature_set(adapter, adapter_npz), _feature_set(adapter, val_npz)
+        train_set, val_set = _FeatureSet(feats, quality, weight), _FeatureSet(*_features_and_targets(adapter, val_npz))
     else:
-        n_val = max(32, len(np.load(adapter_npz)["quality"]) // 10)
-        train_set = _feature_set(adapter, adapter_npz, slice(None, -n_val))
-        val_set = _feature_set(adapter, adapter_npz, slice(-n_val, None))
+        n_val = max(32, len(feats) // 10)
+        train_set = _FeatureSet(feats[:-n_val], quality[:-n_val], weight[:-n_val])
+        val_set = _FeatureSet(feats[-n_val:], quality[-n_val:], weight[-n_val:])
     head = _Head(adapter)
     cfg = _config("efiqa_adapter", steps, batch_size, lr, val_every=max(100, steps // 5))
     hist = train(

@@ -35,7 +35,7 @@ CTMR_GRADE_THRESHOLDS = {"good": 75.0, "usable": 45.0}
 _MISMATCH_P = 0.9  # modality head probability above which a contradicting CT prompt is flagged
 _MIN_SALIENCY = 0.05  # bits x fraction: below this the selected slices hold almost no anatomy
 # The smallest in-plane matrix in the shipped weights' training data is 84 px (the prostate DWI); on pydicom's 64-px
-# MR_small the score rises with undersampling, Gibbs and bias (bundle docs), so a smaller image is flagged, not scored.
+# MR_small the score rises with undersampling, Gibbs and bias (bundle docs), so a smaller image is flagged, not graded.
 MIN_TRAINED_SIDE = 80
 
 
