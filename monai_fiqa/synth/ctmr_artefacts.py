@@ -51,6 +51,13 @@ def _in_plane(fn: Callable[..., np.ndarray], uses_rng: bool = True) -> Callable[
     return apply
 
 
+def _energy_share(severity: float) -> float:
+    """Severity -> share of k-space energy affected, log-spaced: 0, 0.0015, 0.0054, 0.015, 0.039, 0.1 at s = 0, 0.2,
+    ..., 1.  Why log-spaced: the image error grows as the square root of the share, so equal severity steps should
+    multiply it, not add to it (measured ladders in ``docs/ctmr_physics.md``)."""
+    return 0.1 * (100.0**severity - 1.0) / 99.0
+
+
 ARTEFACTS: dict[str, ArtefactSpec] = {
     spec.name: spec
     for spec in (
@@ -58,12 +65,10 @@ ARTEFACTS: dict[str, ArtefactSpec] = {
         ArtefactSpec("ct_metal", "CT", "metal insert diameter (mm)", lambda s: 10.0 * s, ct.ct_metal),
         ArtefactSpec("ct_thickness", "CT", "added slice thickness (mm)", lambda s: 9.0 * s, None, needs_z=True),
         ArtefactSpec("mr_noise", "MR", "SNR", lambda s: 80.0 * (4.0 / 80.0) ** s, _in_plane(mr.mr_rician_noise)),
-        ArtefactSpec("mr_motion", "MR", "k-space fraction after movement", lambda s: 0.85 * s, _in_plane(mr.mr_motion)),
+        ArtefactSpec("mr_motion", "MR", "k-space energy share after movement", _energy_share, _in_plane(mr.mr_motion)),
         ArtefactSpec("mr_ghosting", "MR", "ghost intensity", lambda s: 0.9 * s, _in_plane(mr.mr_ghosting)),
         ArtefactSpec("mr_undersampling", "MR", "acceleration R", lambda s: 1.0 + 3.0 * s, _in_plane(mr.mr_undersample)),
-        ArtefactSpec(
-            "mr_gibbs", "MR", "k-space truncation fraction", lambda s: 0.9 * s**0.4, _in_plane(mr.mr_gibbs, False)
-        ),
+        ArtefactSpec("mr_gibbs", "MR", "k-space energy share truncated", _energy_share, _in_plane(mr.mr_gibbs, False)),
         ArtefactSpec("mr_bias", "MR", "bias log-gain", lambda s: 0.8 * s, _in_plane(mr.mr_bias_field)),
     )
 }
