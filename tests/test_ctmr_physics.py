@@ -160,6 +160,9 @@ def test_rescaled_sources_make_small_matrix_samples() -> None:
     sample = make_sample(src, np.random.default_rng(4), {"mr_noise": 0.5}, z=z, size=64, rescale_prob=1.0)
     assert sample["image"].shape == (2, 64, 64) and np.isfinite(sample["image"]).all()
     assert 0.0 <= sample["score"] < 100.0
+    # the acquired matrix (the network's condition) is the resampled one, not the source's
+    assert 48 <= sample["matrix"] <= 320 and sample["matrix"] != max(src.volume.shape[:2])
+    assert make_sample(src, np.random.default_rng(4), {}, z=z, size=64)["matrix"] == max(src.volume.shape[:2])
 
 
 def test_cropped_sources_make_small_field_of_view_samples() -> None:
@@ -186,7 +189,8 @@ def test_k_space_artefacts_hurt_native_and_interpolated_slices_alike(mr_slice: n
             / np.linalg.norm(x)
             for x in (native, up.astype(np.float32))
         ]
-        assert err[1] == pytest.approx(err[0], rel=0.3), f"{name} at {s}: native {err[0]:.4f}, interpolated {err[1]:.4f}"
+        msg = f"{name} at {s}: native {err[0]:.4f}, interpolated {err[1]:.4f}"
+        assert err[1] == pytest.approx(err[0], rel=0.3), msg
         assert err[1] > 0.02, f"{name} at {s}: interpolated slice barely changed ({err[1]:.4f})"
 
 

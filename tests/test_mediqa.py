@@ -54,6 +54,26 @@ def test_prompt_reaches_every_swin_block() -> None:
     assert not torch.allclose(net(x, ct), net(x, mr))
 
 
+def test_matrix_condition_and_checkpoints_saved_before_it() -> None:
+    torch.manual_seed(0)
+    net = create_model("mediqa_tiny").eval()
+    x, prompt = torch.rand(2, 2, 64, 64), torch.tensor([[1, 2, 1, 3]] * 2)
+    for stage in net.swin:
+        for film in stage.films:
+            torch.nn.init.normal_(film.weight, std=0.5)
+    old = {k: v for k, v in net.state_dict().items() if not k.startswith("matrix_embed")}
+    net.matrix_embed.weight.data.normal_()
+    net.load_state_dict(old)  # strict: the missing layer loads as zeros
+    assert not net.matrix_embed.weight.any()
+    small, large = torch.tensor([64.0, 64.0]), torch.tensor([512.0, 512.0])
+    torch.testing.assert_close(net.forward_all(x, prompt, small).score, net.forward_all(x, prompt).score)
+    torch.nn.init.normal_(net.matrix_embed.weight)
+    assert not torch.allclose(net.forward_all(x, prompt, small).score, net.forward_all(x, prompt, large).score)
+    unknown = net.forward_all(x, prompt, torch.tensor([float("nan"), 64.0])).score
+    torch.testing.assert_close(unknown[0], net.forward_all(x, prompt).score[0])
+    assert torch.isfinite(unknown).all()
+
+
 @pytest.fixture(scope="module")
 def tiny_assessor() -> MedIQAAssessor:
     torch.manual_seed(0)

@@ -2,8 +2,9 @@
 
 Flow: read and validate the volume -> prompt from headers (+ user overrides) -> if the modality is unknown, predict
 it (HU air values mean CT, otherwise the network's modality head decides on the MR-prepared slice) -> pick 7
-salient slices (2D input: the slice itself) -> score them in one batch -> fuse by saliency x evidence -> per-slice
-patch maps interpolated along z make the volume map -> severities mapped to physical parameters.
+salient slices (2D input: the slice itself) -> score them in one batch, the in-plane matrix given as a condition ->
+fuse by saliency x evidence -> per-slice patch maps interpolated along z make the volume map -> severities mapped to
+physical parameters.
 
 Nothing is silently scored: a volume that cannot be read raises :class:`~monai_fiqa.io.volumes.VolumeReadError`;
 a prompt that contradicts the pixels (e.g. a CT given an MR prompt), a near-empty slice set or an in-plane matrix
@@ -180,8 +181,9 @@ class MedIQAAssessor:
             )
         xin = self._inputs(vol, modality, slices)
         ids = torch.tensor([resolved.ids()] * len(slices), device=self.device)
+        matrix = torch.full((len(slices),), float(max(vol.array.shape[:2])), device=self.device)
         with torch.no_grad():
-            out = self.net.forward_all(xin, ids)
+            out = self.net.forward_all(xin, ids, matrix)
         if "modality" not in source:
             warnings += self._mismatch(vol, modality)
         slice_scores = out.score.cpu().numpy()

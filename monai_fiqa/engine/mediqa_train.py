@@ -31,7 +31,7 @@ __all__ = ["MedIQASliceSet", "evaluate_mediqa", "mediqa_loss", "slice_set_from_c
 class MedIQASliceSet(Dataset):
     """Prepared slices with targets (a ``synth-ctmr`` folder, or arrays from a score CSV).
 
-    Items: ``(image, prompt, score / 100, severity, severity_mask, has_score)``.
+    Items: ``(image, prompt, score / 100, severity, severity_mask, has_score, true prompt, matrix)``.
 
     Args:
         images: (N, 2, S, S) array (float16 memmap is fine).
@@ -39,8 +39,9 @@ class MedIQASliceSet(Dataset):
         score: (N,) scores 0-100 (NaN where unknown).
         severity: (N, K) severities (0 where absent or unknown).
         severity_mask: (N, K) 1 where the severity is known.
+        matrix: (N,) acquired in-plane matrix, px (NaN: unknown; None: all unknown).
         augment: random flips and prompt dropout.
-        prompt_dropout: per-field probability of replacing a prompt field with "unknown".
+        prompt_dropout: per-field probability of replacing a prompt field (and the matrix) with "unknown".
         seed: augmentation seed.
     """
 
@@ -51,22 +52,27 @@ class MedIQASliceSet(Dataset):
         score: np.ndarray,
         severity: np.ndarray,
         severity_mask: np.ndarray,
+        matrix: np.ndarray | None = None,
         augment: bool = False,
         prompt_dropout: float = 0.3,
         seed: int = 0,
     ) -> None:
         self.images, self.prompt, self.score = images, prompt.astype(np.int64), score.astype(np.float32)
         self.severity, self.severity_mask = severity.astype(np.float32), severity_mask.astype(np.float32)
+        self.matrix = np.full(len(score), np.nan, np.float32) if matrix is None else matrix.astype(np.float32)
         self.augment, self.prompt_dropout = augment, prompt_dropout
         self.rng = np.random.default_rng(seed)
 
     @classmethod
     def from_folder(cls, folder: str | Path, **kw: object) -> MedIQASliceSet:
-        """Open a ``monai-fiqa synth-ctmr`` output folder (images memory-mapped)."""
+        """Open a ``monai-fiqa synth-ctmr`` output folder (images memory-mapped; sets built before the matrix was
+        recorded have it unknown)."""
         folder = Path(folder)
         t = np.load(folder / "targets.npz")
         images = np.load(folder / "images.npy", mmap_mode="r")
-        return cls(images, t["prompt"], t["score"], t["severity"], t["severity_mask"], **kw)  # type: ignore[arg-type]
+        matrix = t["matrix"] if "matrix" in t.files else None
+        args = (images, t["prompt"], t["score"], t["severity"], t["severity_mask"], matrix)
+        return cls(*args, **kw)  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return len(self.score)
@@ -74,6 +80,7 @@ class MedIQASliceSet(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         img = np.asarray(self.images[i], dtype=np.float32)
         prompt = self.prompt[i].copy()
+        matrix = self.matrix[i]
         if self.augment:
             if self.rng.uniform() < 0.5:
                 img = img[:, :, ::-1]
@@ -81,6 +88,8 @@ class MedIQASliceSet(Dataset):
                 img = img[:, ::-1, :]
             prompt[0] = self.rng.integers(0, 2)
             prompt[1:] = np.where(self.rng.uniform(size=3) < self.prompt_dropout, 0, prompt[1:])
+            if self.rng.uniform() < self.prompt_dropout:
+                matrix = np.float32(np.nan)
         score = self.score[i]
         has = np.float32(np.isfinite(score))
         return (
@@ -91,6 +100,7 @@ class MedIQASliceSet(Dataset):
             torch.from_numpy(self.severity_mask[i]),
             torch.tensor(has),
             torch.from_numpy(self.prompt[i].copy()),  # true prompt, for the modality/anatomy predictor
+            torch.tensor(matrix),
         )
 
 
@@ -109,8 +119,8 @@ def mediqa_loss(stage: str, severity_weight: float = 0.5) -> object:
     """The loss of a stage ("upstream" or "downstream") as ``loss(model, batch)``."""
 
     def loss(model: MedIQA, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        img, prompt, score, sev, sev_mask, has_score, true_prompt = batch
-        out = model.forward_all(img, prompt)
+        img, prompt, score, sev, sev_mask, has_score, true_prompt, matrix = batch
+        out = model.forward_all(img, prompt, matrix)
         # squared error: most severities of a sample are exactly 0 (absent), and an L1-type loss would settle on
         # predicting the median (0) everywhere
         sev_err = F.mse_loss(out.severity, sev, reduction="none") * sev_mask
@@ -133,7 +143,7 @@ def predict_set(model: MedIQA, data: MedIQASliceSet, batch_size: int = 32) -> di
         items = [data[i] for i in range(start, min(len(data), start + batch_size))]
         img = torch.stack([it[0] for it in items])
         prompt = torch.stack([it[1] for it in items])
-        out = model.forward_all(img, prompt)
+        out = model.forward_all(img, prompt, torch.stack([it[7] for it in items]))
         outs["score"].append(out.score.numpy())
         outs["severity"].append(out.severity.numpy())
         outs["modality"].append(out.modality_logits.argmax(1).numpy())
@@ -178,7 +188,7 @@ def slice_set_from_csv(csv_path: str | Path, n_slices: int = 7, size: int = 192)
     from monai_fiqa.transforms.prompts import prompt_from_meta
     from monai_fiqa.transforms.slices import select_salient_slices, slice_saliency
 
-    images, prompts, scores = [], [], []
+    images, prompts, scores, matrix = [], [], [], []
     for row in read_score_csv(csv_path):
         vol = read_volume(row.path)
         prompt = prompt_from_meta(vol.meta, vol.is_3d).with_overrides(row.prompt)
@@ -190,13 +200,13 @@ def slice_set_from_csv(csv_path: str | Path, n_slices: int = 7, size: int = 192)
             images.append(prepare_slice(vol.array[:, :, int(z)], prompt.modality, None, size))
             prompts.append(prompt.ids())
             scores.append(row.score)
+            matrix.append(max(vol.array.shape[:2]))
     if not images:
         raise ValueError(f"{csv_path}: no rows")
     n = len(images)
     k = len(ARTEFACT_NAMES)
-    return MedIQASliceSet(
-        np.stack(images), np.array(prompts), np.array(scores), np.zeros((n, k)), np.zeros((n, k)), augment=True
-    )
+    arrays = (np.stack(images), np.array(prompts), np.array(scores), np.zeros((n, k)), np.zeros((n, k)))
+    return MedIQASliceSet(*arrays, np.array(matrix, np.float32), augment=True)
 
 
 def train_mediqa(

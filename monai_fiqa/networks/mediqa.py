@@ -10,8 +10,8 @@ Pipeline (MANIQA, Yang et al. 2022, as adapted by MedIQA, Xun et al.):
 2. **Transposed attention (TAB)** - attention across *channels* (C x C, L2-normalised queries/keys, learnable
    temperature) mixes the multi-layer features globally; a 1 x 1 projection reduces them to the Swin width.
 3. **Swin blocks** (MONAI ``SwinTransformerBlock``, shifted windows), two stages with a TAB between them; before
-   every block the prompt embedding (dimension, modality, anatomy, image type) modulates the tokens
-   (FiLM: ``x * (1 + gamma) + beta``, zero-initialised so an untrained prompt changes nothing).
+   every block the prompt embedding (dimension, modality, anatomy, image type, plus the acquired in-plane matrix)
+   modulates the tokens (FiLM: ``x * (1 + gamma) + beta``, zero-initialised so an untrained prompt changes nothing).
 4. **Dual branch** - per-patch score ``s`` (sigmoid x 100) and per-patch weight ``w`` (sigmoid); the image score is
    ``sum(s * w) / sum(w)``.  ``s`` is the quality map, ``w`` where the network found evidence.
 
@@ -37,6 +37,13 @@ __all__ = ["MedIQA", "MedIQAOutput"]
 
 PREDICTED_MODALITIES = ("CT", "MR")
 PREDICTED_ANATOMIES = ("head", "chest", "abdomen", "pelvis", "other")
+MATRIX_REF = 192.0  # px; the matrix condition is log2(matrix / MATRIX_REF)
+
+
+def _zero_if_missing(module: nn.Module, state_dict: dict, prefix: str, *args: object) -> None:
+    """Load-state pre-hook: a checkpoint without this layer (saved before it existed) loads it as zeros."""
+    for name, param in module.named_parameters(recurse=False):
+        state_dict.setdefault(prefix + name, torch.zeros_like(param))
 
 
 @dataclass
@@ -200,6 +207,11 @@ class MedIQA(nn.Module):
         self.prompt_tables = nn.ModuleList(
             nn.Embedding(len(v), prompt_dim) for v in (DIMENSIONS, MODALITIES, ANATOMIES, IMAGE_TYPES)
         )
+        # acquired in-plane matrix (log2 of px / 192, and a "known" flag) -> prompt space; zero-initialised and
+        # filled with zeros when a checkpoint predates it, so an unknown matrix leaves the prompt as it was
+        self.matrix_embed = nn.Linear(2, prompt_dim, bias=False)
+        nn.init.zeros_(self.matrix_embed.weight)
+        self.matrix_embed.register_load_state_dict_pre_hook(_zero_if_missing)
         self.swin = nn.ModuleList(PromptedSwinStage(swin_dim, d, swin_heads, window, prompt_dim) for d in swin_depths)
         self.norm = nn.LayerNorm(swin_dim)
         self.score_head = nn.Sequential(nn.Linear(swin_dim, swin_dim), nn.GELU(), nn.Linear(swin_dim, 1))
@@ -214,8 +226,25 @@ class MedIQA(nn.Module):
             prompt = torch.zeros(batch, 4, dtype=torch.long, device=device)
         return sum(table(prompt[:, i]) for i, table in enumerate(self.prompt_tables))
 
-    def forward_all(self, x: torch.Tensor, prompt: torch.Tensor | None = None) -> MedIQAOutput:
-        """(B, in_chans, H, W) with H, W multiples of patch size x window -> :class:`MedIQAOutput`."""
+    def embed_matrix(self, matrix: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor:
+        """(B,) acquired in-plane matrix in px (NaN or None: unknown) -> (B, prompt_dim).
+
+        Why: every slice is resampled to the network grid, so a clean 64-px acquisition upsampled 3x and a
+        Gibbs-ringed or undersampled 256-px one look alike; only the native matrix tells them apart.
+        """
+        if matrix is None:
+            matrix = torch.full((batch,), float("nan"), device=device)
+        known = torch.isfinite(matrix)
+        zoom = torch.log2(torch.nan_to_num(matrix, nan=MATRIX_REF).clamp_min(1.0) / MATRIX_REF).clamp(-3.0, 2.0)
+        return self.matrix_embed(torch.stack([zoom * known, known.float()], dim=1))
+
+    def forward_all(
+        self, x: torch.Tensor, prompt: torch.Tensor | None = None, matrix: torch.Tensor | None = None
+    ) -> MedIQAOutput:
+        """(B, in_chans, H, W) with H, W multiples of patch size x window -> :class:`MedIQAOutput`.
+
+        ``prompt``: (B, 4) ids (None: all unknown); ``matrix``: (B,) acquired in-plane matrix, px (None: unknown).
+        """
         feats = self.patch(self.local(x))
         b, _, h, w = feats.shape
         pos = self.pos if (h, w) == self.pos.shape[2:] else F.interpolate(self.pos, (h, w), mode="bilinear")
@@ -226,7 +255,7 @@ class MedIQA(nn.Module):
             layers.append(tokens)
         vit_pooled = tokens.mean(dim=1)
         t = self.reduce1(self.tab1(torch.cat(layers[-self.n_concat :], dim=-1)))
-        p = self.embed_prompt(prompt, b, x.device)
+        p = self.embed_prompt(prompt, b, x.device) + self.embed_matrix(matrix, b, x.device)
         t = self.swin[0](rearrange(t, "b (h w) c -> b h w c", h=h), p)
         t = self.reduce2(self.tab2(rearrange(t, "b h w c -> b (h w) c")))
         t = self.norm(self.swin[1](rearrange(t, "b (h w) c -> b h w c", h=h), p))

@@ -1,9 +1,10 @@
 """Build a MedIQA training set on disk: simulated acquisitions of phantoms and real training volumes.
 
 Layout of ``out/``: ``images.npy`` (N, 2, S, S) float16 network inputs; ``targets.npz`` with ``score`` (N,),
-``severity`` / ``severity_mask`` (N, n_artefacts), ``prompt`` (N, 4); ``manifest.json`` with the sources, seeds and
-the command, so the set can be rebuilt exactly.  Work is split over processes by sample index; sample ``i`` depends
-only on ``(seed, i)``, so the result does not depend on the number of workers.
+``severity`` / ``severity_mask`` (N, n_artefacts), ``prompt`` (N, 4), ``matrix`` (N,) acquired in-plane matrix;
+``manifest.json`` with the sources, seeds and the command, so the set can be rebuilt exactly.  Work is split over
+processes by sample index; sample ``i`` depends only on ``(seed, i)``, so the result does not depend on the number
+of workers.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def build_ctmr_set(
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(seed, i, str(volumes_dir), size, rescale_prob, crop_prob) for i in range(n)]
     images = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.float16, shape=(n, 2, size, size))
-    keys = ("score", "severity", "severity_mask", "prompt")
+    keys = ("score", "severity", "severity_mask", "prompt", "matrix")
     targets: dict[str, list] = {k: [] for k in keys}
     # "spawn": a forked child of a process that already ran torch can deadlock in OpenMP
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) if workers > 1 else None

@@ -129,7 +129,9 @@ def make_sample(
             physics also acts on small fields of view without background (pydicom's ``MR_small`` is one).
 
     Returns:
-        dict with ``image`` (2, size, size) float32, ``score``, ``severity``, ``severity_mask``, ``prompt`` ids.
+        dict with ``image`` (2, size, size) float32, ``score``, ``severity``, ``severity_mask``, ``prompt`` ids and
+        ``matrix``: the acquired in-plane matrix (longer side, px, after any crop/resampling), which the network
+        takes as a condition - a clean 64-px slice upsampled to the grid looks like a Gibbs-ringed 256-px one.
     """
     modality = src.prompt.modality
     z = int(rng.choice(src.slices)) if z is None else z
@@ -162,4 +164,5 @@ def make_sample(
         "severity": severity,
         "severity_mask": sev_mask,
         "prompt": np.array(src.prompt.ids(), np.int64),
+        "matrix": float(max(slab.shape[:2])),
     }
