@@ -230,12 +230,14 @@ class MedIQA(nn.Module):
         """(B,) acquired in-plane matrix in px (NaN or None: unknown) -> (B, prompt_dim).
 
         Why: every slice is resampled to the network grid, so a clean 64-px acquisition upsampled 3x and a
-        Gibbs-ringed or undersampled 256-px one look alike; only the native matrix tells them apart.
+        Gibbs-ringed or undersampled 256-px one look alike; only the native matrix tells them apart.  The condition
+        is log2(matrix / 192) clamped to [-2, 0]: a matrix at or above the grid is downsampled to it, which hides
+        the difference (and training matrices stop at 320 px while CT is 512), and 48 px is the smallest trained.
         """
         if matrix is None:
             matrix = torch.full((batch,), float("nan"), device=device)
         known = torch.isfinite(matrix)
-        zoom = torch.log2(torch.nan_to_num(matrix, nan=MATRIX_REF).clamp_min(1.0) / MATRIX_REF).clamp(-3.0, 2.0)
+        zoom = torch.log2(torch.nan_to_num(matrix, nan=MATRIX_REF).clamp_min(1.0) / MATRIX_REF).clamp(-2.0, 0.0)
         return self.matrix_embed(torch.stack([zoom * known, known.float()], dim=1))
 
     def forward_all(
