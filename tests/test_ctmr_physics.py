@@ -172,8 +172,16 @@ def test_cropped_sources_make_small_field_of_view_samples() -> None:
     sample = make_sample(src, rng, {"mr_gibbs": 0.8}, z=z, size=64, crop_prob=1.0, rescale_prob=1.0)
     assert sample["image"].shape == (2, 64, 64) and np.isfinite(sample["image"]).all()
     assert 0.0 <= sample["score"] < 100.0
-    window = random_fov_crop(np.zeros((200, 120, 9), np.float32), np.random.default_rng(1))
-    assert 60 <= window.shape[0] <= 200 and 36 <= window.shape[1] <= 120 and window.shape[2] == 9
+    # a zoomed window: square, inside the anatomy (a disc of radius 50 px here), never padded with air
+    yy, xx = np.mgrid[:200, :120]
+    disc = (yy - 100) ** 2 + (xx - 60) ** 2 < 50**2
+    slab = np.repeat(disc[:, :, None], 9, axis=2).astype(np.float32)
+    for seed in range(20):
+        window = random_fov_crop(slab, np.random.default_rng(seed), disc)
+        side = window.shape[0]
+        assert window.shape == (side, side, 9) and 32 <= side <= 100
+        assert window[:, :, 4].mean() >= 0.9 or side == 32
+    assert random_fov_crop(slab, np.random.default_rng(0), np.zeros_like(disc)).shape == slab.shape
 
 
 @pytest.mark.parametrize("name", ["mr_motion", "mr_gibbs"])

@@ -97,13 +97,31 @@ def _rescale(slab: np.ndarray, spacing: tuple[float, float, float], side: float)
     return out, (spacing[0] * slab.shape[0] / shape[0], spacing[1] * slab.shape[1] / shape[1], spacing[2])
 
 
-def random_fov_crop(slab: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A random in-plane window of 30-100 % of each side (at least 32 px): a small field of view, as a zoomed
-    acquisition or a cropped export gives - tissue to the edges and no air around it."""
-    h, w = slab.shape[:2]
-    ch, cw = (max(min(n, 32), round(n * rng.uniform(0.3, 1.0))) for n in (h, w))
-    r0, c0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    return slab[r0 : r0 + ch, c0 : c0 + cw]
+def random_fov_crop(slab: np.ndarray, rng: np.random.Generator, foreground: np.ndarray) -> np.ndarray:
+    """A random square in-plane window inside the anatomy: a zoomed acquisition (pydicom's 64 x 64 ``MR_small`` is
+    one) has tissue to every edge and no air around it.  The side is 30-100 % of the shorter side of the
+    foreground's bounding box (at least 32 px); the window is centred on a random foreground pixel and shrunk until
+    at least 90 % of it is foreground (a rectangle would be padded to a square with air, which is what it must not
+    show).
+
+    Args:
+        slab: (H, W, Z) volume.
+        rng: randomness.
+        foreground: (H, W) mask of the anatomy on the middle slice.
+    """
+    h, w = foreground.shape
+    rows, cols = np.nonzero(foreground)
+    if not len(rows):
+        return slab
+    box = min(rows.max() - rows.min(), cols.max() - cols.min()) + 1
+    side = min(h, w, max(32, round(box * rng.uniform(0.3, 1.0))))
+    while True:
+        k = int(rng.integers(len(rows)))
+        r0 = int(np.clip(rows[k] - side // 2, 0, h - side))
+        c0 = int(np.clip(cols[k] - side // 2, 0, w - side))
+        if foreground[r0 : r0 + side, c0 : c0 + side].mean() >= 0.9 or side <= 32:
+            return slab[r0 : r0 + side, c0 : c0 + side]
+        side = max(32, int(side * 0.9))
 
 
 def make_sample(
@@ -125,8 +143,9 @@ def make_sample(
         size: network grid.
         rescale_prob: probability of resampling the slab in-plane first, to a matrix of 48-320 px (log-uniform),
             so that the physics also acts on small/low-resolution acquisitions (e.g. a 64 x 64 MR).
-        crop_prob: probability of cutting a random in-plane window first (before any resampling), so that the
-            physics also acts on small fields of view without background (pydicom's ``MR_small`` is one).
+        crop_prob: probability of cutting a random square window inside the anatomy first (before any
+            resampling), so that the physics also acts on zoomed fields of view without background (pydicom's
+            ``MR_small`` is one).
 
     Returns:
         dict with ``image`` (2, size, size) float32, ``score``, ``severity``, ``severity_mask``, ``prompt`` ids and
@@ -142,7 +161,9 @@ def make_sample(
     slab = np.pad(slab, ((0, 0), (0, 0), (pad_lo, pad_hi)), mode="edge")
     spacing = src.spacing
     if crop_prob > 0 and rng.uniform() < crop_prob:
-        slab = random_fov_crop(slab, rng)
+        mid = slab[:, :, 4]
+        fg = foreground_mask(mid, modality, None if modality == "CT" else intensity_scale(mid))
+        slab = random_fov_crop(slab, rng, fg)
     if rescale_prob > 0 and rng.uniform() < rescale_prob:
         slab, spacing = _rescale(slab, spacing, float(np.exp(rng.uniform(np.log(48), np.log(320)))))
     if severities is None:
