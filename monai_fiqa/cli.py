@@ -1,4 +1,4 @@
-"""Command line: ``monai-fiqa synth | synth-ctmr | demo | train | evaluate | assess``."""
+"""Command line: ``monai-fiqa synth | synth-ctmr | demo | train | interpolate-weights | evaluate | assess``."""
 
 from __future__ import annotations
 
@@ -241,6 +241,14 @@ def _bundle(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _interpolate_weights(args: argparse.Namespace) -> int:
+    from monai_fiqa.engine.weight_average import interpolate_checkpoints
+
+    out = interpolate_checkpoints(args.base, args.finetuned, args.alpha, args.out)
+    print(f"wrote {out}: {1 - args.alpha:g} x {args.base} + {args.alpha:g} x {args.finetuned}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from monai_fiqa.engine.batch import evaluate_csv
 
@@ -349,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="efiqa inpainter: share of samples whose visible vessel context is degraded in blobs",
     )
     t.set_defaults(func=_train)
+    w = sub.add_parser("interpolate-weights", help="(1 - alpha) x base + alpha x fine-tuned weights (WiSE-FT)")
+    w.add_argument("base", help="state dict the fine-tuning started from")
+    w.add_argument("finetuned", help="state dict after fine-tuning")
+    w.add_argument("--alpha", type=float, required=True, help="share of the fine-tuned weights, 0-1")
+    w.add_argument("--out", required=True, help="output state dict")
+    w.set_defaults(func=_interpolate_weights)
     e = sub.add_parser("evaluate", help="PLCC/SRCC/KRCC/RMSE and grade accuracy of a bundle on a labelled CSV")
     e.add_argument("--model", default="fundus_fthnet", help="bundle name or folder")
     e.add_argument("--csv", required=True)
