@@ -161,9 +161,7 @@ def make_sample(
     slab = np.pad(slab, ((0, 0), (0, 0), (pad_lo, pad_hi)), mode="edge")
     spacing = src.spacing
     if crop_prob > 0 and rng.uniform() < crop_prob:
-        mid = slab[:, :, 4]
-        fg = foreground_mask(mid, modality, None if modality == "CT" else intensity_scale(mid))
-        slab = random_fov_crop(slab, rng, fg)
+        slab = random_fov_crop(slab, rng, foreground_mask(slab[:, :, 4], modality))
     if rescale_prob > 0 and rng.uniform() < rescale_prob:
         slab, spacing = _rescale(slab, spacing, float(np.exp(rng.uniform(np.log(48), np.log(320)))))
     if severities is None:
