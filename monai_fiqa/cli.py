@@ -35,6 +35,7 @@ def _synth_ctmr(args: argparse.Namespace) -> int:
         workers=args.workers,
         rescale_prob=args.rescale_prob,
         crop_prob=args.crop_prob,
+        noise_floor_prob=args.noise_floor_prob,
     )
     print(f"wrote {args.n} CT/MR samples to {out}")
     return 0
@@ -279,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--workers", type=int, default=2)
     c.add_argument("--rescale-prob", type=float, default=0.0, help="share resampled to a 48-320 px matrix first")
     c.add_argument("--crop-prob", type=float, default=0.0, help="share cut to a random small field of view first")
+    c.add_argument(
+        "--noise-floor-prob", type=float, default=0.0, help="share of MR phantoms given thermal noise as clean"
+    )
     c.set_defaults(func=_synth_ctmr)
     d = sub.add_parser("demo", help="run the demo on sample data shipped with the packages")
     d.add_argument("--out", default="demo_out")

@@ -184,6 +184,30 @@ def test_cropped_sources_make_small_field_of_view_samples() -> None:
     assert random_fov_crop(slab, np.random.default_rng(0), np.zeros_like(disc)).shape == slab.shape
 
 
+def test_noise_floor_makes_a_noisy_clean_reference_for_mr_phantoms_only() -> None:
+    """The floor is part of the clean acquisition: alone it costs nothing (score 100), it shows as background
+    noise, ringing that smooths the noisy reference away costs more than the same ringing of the noise-free one,
+    and CT phantoms and real sources are left as they are."""
+    src = phantom_source(31, "MR")
+    z = int(src.slices[len(src.slices) // 2])
+
+    def sample(severities: dict, prob: float, source=src, seed: int = 7, size: int = 96) -> dict:  # noqa: ANN001
+        return make_sample(source, np.random.default_rng(seed), severities, z=z, size=size, noise_floor_prob=prob)
+
+    clean, floored = sample({}, 0.0), sample({}, 1.0)
+    assert floored["score"] == pytest.approx(100.0, abs=0.5)
+    background = lambda s: float(s["image"][0, :6, :6].std())  # noqa: E731 - the phantom's corner is air
+    assert background(clean) < 1e-3 < background(floored)
+    # over floors and ringing draws (one floor can be as faint as SNR 60), on the training grid (a 96 px grid
+    # averages the noise away): 68 -> 46 on average
+    blurred = [np.mean([sample({"mr_gibbs": 0.6}, p, seed=k, size=192)["score"] for k in range(4)]) for p in (0, 1)]
+    assert blurred[1] < blurred[0] - 5.0, blurred
+    ct_src = phantom_source(31, "CT")
+    z = int(ct_src.slices[len(ct_src.slices) // 2])
+    np.testing.assert_array_equal(sample({}, 1.0, ct_src)["image"], sample({}, 0.0, ct_src)["image"])
+    assert not file_source(DATA / "volumes" / "MR_Gd.nii.gz", "MR", "head", "mr_t1").noise_free
+
+
 @pytest.mark.parametrize("name", ["mr_motion", "mr_gibbs"])
 def test_k_space_artefacts_hurt_native_and_interpolated_slices_alike(mr_slice: np.ndarray, name: str) -> None:
     """Motion and Gibbs severities are shares of k-space energy, so a slice interpolated 2.5x (as an MPR or a

@@ -43,15 +43,17 @@ def _real(volumes_dir: str) -> tuple[CTMRSource, ...]:
     return tuple(file_source(Path(volumes_dir) / name, *info) for name, info in TRAIN_VOLUMES.items())
 
 
-def _one(args: tuple[int, int, str, int, float, float]) -> dict:
-    seed, i, volumes_dir, size, rescale_prob, crop_prob = args
+def _one(args: tuple[int, int, str, int, float, float, float]) -> dict:
+    seed, i, volumes_dir, size, rescale_prob, crop_prob, noise_floor_prob = args
     rng = np.random.default_rng([seed, i])
     kind = rng.choice([k for k, _ in _MIX], p=[p for _, p in _MIX])
     if kind == "mr_real":
         src = _real(volumes_dir)[int(rng.choice(len(TRAIN_VOLUMES), p=[0.7, 0.3]))]
     else:
         src = _phantom(int(rng.integers(_N_PHANTOMS)), "CT" if kind == "ct_phantom" else "MR")
-    return make_sample(src, rng, size=size, rescale_prob=rescale_prob, crop_prob=crop_prob)
+    return make_sample(
+        src, rng, size=size, rescale_prob=rescale_prob, crop_prob=crop_prob, noise_floor_prob=noise_floor_prob
+    )
 
 
 def build_ctmr_set(
@@ -63,15 +65,17 @@ def build_ctmr_set(
     workers: int = 2,
     rescale_prob: float = 0.0,
     crop_prob: float = 0.0,
+    noise_floor_prob: float = 0.0,
 ) -> Path:
     """Write ``n`` samples to ``out`` (see the module docstring) and return the folder.
 
     ``rescale_prob``: share of samples whose source is first resampled to a 48-320 px matrix; ``crop_prob``: share
-    first cut to a random small field of view (see ``make_sample``).
+    first cut to a random small field of view; ``noise_floor_prob``: share of MR phantom samples whose clean
+    acquisition gets a thermal noise floor first (see ``make_sample``).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(seed, i, str(volumes_dir), size, rescale_prob, crop_prob) for i in range(n)]
+    jobs = [(seed, i, str(volumes_dir), size, rescale_prob, crop_prob, noise_floor_prob) for i in range(n)]
     images = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.float16, shape=(n, 2, size, size))
     keys = ("score", "severity", "severity_mask", "prompt", "matrix")
     targets: dict[str, list] = {k: [] for k in keys}
@@ -93,6 +97,7 @@ def build_ctmr_set(
         "size": size,
         "rescale_prob": rescale_prob,
         "crop_prob": crop_prob,
+        "noise_floor_prob": noise_floor_prob,
         "mix": dict(_MIX),
         "phantom_seeds": [1000, 1000 + _N_PHANTOMS],
         "real_volumes": TRAIN_VOLUMES,
