@@ -110,6 +110,7 @@ def _common_config(args: argparse.Namespace) -> dict:
         "lr": args.lr,
         "seed": args.seed,
         "warmup_steps": args.warmup,
+        "keep_val_weights": args.keep_val_weights,
     }
 
 
@@ -343,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--folds", type=int, default=0, help="k-fold protocol (80/15/5 per fold) instead of val-fraction")
     t.add_argument("--fold", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    t.add_argument(
+        "--keep-val-weights", action="store_true", help="also keep OUT/val_step{N}.pt (EMA weights) at every validation"
+    )
     t.add_argument("--max-minutes", type=float, default=None, help="stop cleanly after this much wall time")
     t.add_argument("--init", help="weights to start from, e.g. a bundle's models/model.pt (fine-tuning)")
     t.add_argument(

@@ -154,11 +154,14 @@ def test_two_stage_training_cli(tmp_path) -> None:
     )
     assert (up / "best_model.pt").is_file()
     args = ["--stage", "downstream", "--out", str(down), "--steps", "2", "--val-every", "2", "--warmup", "1"]
-    assert main(["train", "mediqa", *args, "--init", str(up / "best_model.pt"), *common]) == 0
+    assert main(["train", "mediqa", *args, "--init", str(up / "best_model.pt"), "--keep-val-weights", *common]) == 0
     hist = json.loads((down / "history.json").read_text())
     assert hist["val"] and "score_srcc" in hist["val"][-1]
     state = torch.load(down / "best_model.pt", weights_only=True)
     create_model("mediqa_tiny").load_state_dict(state)
+    kept = torch.load(down / "val_step2.pt", weights_only=True)  # the only validation: also the best
+    assert all(torch.equal(kept[k], state[k]) for k in state)
+    assert not (up / "val_step3.pt").exists()  # only on request
 
 
 def test_expert_score_csv_for_fine_tuning_and_evaluation(tmp_path, tiny_assessor: MedIQAAssessor) -> None:

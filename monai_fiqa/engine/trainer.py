@@ -43,6 +43,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     zoom_prob: float = 0.25
+    keep_val_weights: bool = False  # also write val_step{N}.pt (EMA weights) at every validation
 
 
 def _lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -172,6 +173,8 @@ def train(
                 metrics = {"step": step, **evaluate(ema, val_data)}
                 history["val"].append(metrics)
                 bar.write(f"step {step}: val {metrics}")
+                if cfg.keep_val_weights:  # for selection by a criterion the loop does not compute (ladders)
+                    _save(root / f"val_step{step}.pt", ema.state_dict())
                 if metrics[select] > best or not (root / "best_model.pt").is_file():  # NaN on a tiny set
                     best = metrics[select] if np.isfinite(metrics[select]) else best
                     _save(root / "best_model.pt", ema.state_dict())
