@@ -13,6 +13,10 @@ same inputs and slices, two classical no-reference baselines (noise: ``-estimate
 magnitude); SRCC of the estimated physical parameter against the true one (upstream head); salient vs evenly spaced
 slices (Spearman and agreement with the all-slice pseudo-score); the modality predictor on clean sources without a
 prompt.  Writes ``results/mediqa_accuracy.{json,md}``.
+
+``--split val`` runs the same ladders on ``VALIDATION`` sources built from the training data instead (printed, not
+written; MedIQA and the baselines only, ~2 min), for choosing between checkpoints without the held-out ladders.
+Measured on 2026-12-03 it does *not* predict the held-out ranking (bundle docs, "Validation ladders").
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from monai_fiqa.engine.mediqa_assessor import MedIQAAssessor
 from monai_fiqa.io.volumes import Volume, read_volume
 from monai_fiqa.registry import create_model
 from monai_fiqa.synth.ctmr_artefacts import ARTEFACT_NAMES, ARTEFACTS, artefacts_for, degrade_slab, severity_to_physical
-from monai_fiqa.synth.ctmr_dataset import fidelity_score
+from monai_fiqa.synth.ctmr_build import TRAIN_VOLUMES
+from monai_fiqa.synth.ctmr_dataset import fidelity_score, phantom_source, pick_slices, random_fov_crop, rescale_matrix
 from monai_fiqa.transforms.ctmr import foreground_mask, intensity_scale, prepare_slice, to_square
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,13 +53,48 @@ HELD_OUT = (
     ("pydicom:MR_small.dcm", "MR", "unknown"),
     ("pydicom:examples_overlay.dcm", "MR", "abdomen"),
 )
+# Validation ladders, for choosing between checkpoints without looking at the held-out ones: training sources
+# (real MR volumes, an unseen phantom) in the held-out sources' situations - a full volume, one 2D slice, and a square
+# window inside the anatomy resampled to a small matrix (what pydicom's 64 px ``MR_small`` and 128 px ``CT_small``
+# are).  Spec: ``[slice:|windowN:]source``, source a training volume's file name or ``phantom-CT``/``phantom-MR``.
+VALIDATION = (
+    ("MR_Gd.nii.gz", "MR", "head"),
+    ("prostate_dwi.nii.gz", "MR", "pelvis"),
+    ("slice:MR_Gd.nii.gz", "MR", "head"),
+    ("window64:MR_Gd.nii.gz", "MR", "unknown"),
+    ("window64:phantom-MR", "MR", "unknown"),
+    ("window128:phantom-CT", "CT", "unknown"),
+)
+VALIDATION_PHANTOM_SEED = 9000  # training phantoms use seeds 1000-1047
 PARAM_ARTEFACTS = ("ct_dose", "mr_noise")  # the upstream head's headline parameters
 
 
 def _read(name: str) -> Volume:
     if name.startswith("pydicom:"):
         return read_volume(pdd.get_testdata_file(name.split(":", 1)[1]))
+    if ":" in name or name.startswith("phantom-"):
+        return _validation_source(name)
     return read_volume(VOLUMES / name)
+
+
+def _validation_source(spec: str) -> Volume:
+    """One validation source (see ``VALIDATION``); deterministic, so every checkpoint sees the same inputs."""
+    view, _, source = spec.rpartition(":")
+    if source.startswith("phantom-"):
+        src = phantom_source(VALIDATION_PHANTOM_SEED, source.split("-", 1)[1])
+        arr, spacing, modality = src.volume, src.spacing, src.prompt.modality
+    else:
+        vol = read_volume(VOLUMES / source)
+        arr, spacing, modality = vol.array, vol.spacing, TRAIN_VOLUMES[source][0]
+    if not view:
+        return Volume(arr, spacing, {}, "array")
+    z = int(np.median(pick_slices(arr, modality)))
+    one = arr[:, :, z : z + 1]
+    if view.startswith("window"):
+        scale = None if modality == "CT" else intensity_scale(arr)
+        one = random_fov_crop(one, np.random.default_rng(0), foreground_mask(one[:, :, 0], modality, scale))
+        one, spacing = rescale_matrix(one, spacing, float(view.removeprefix("window")))
+    return Volume(np.ascontiguousarray(one), spacing, {}, "array")
 
 
 def _subvolume(vol: np.ndarray, modality: str) -> tuple[np.ndarray, np.ndarray]:
@@ -117,9 +157,13 @@ def _rho(scores: list[float]) -> float:
     return float(r) if np.isfinite(r) else 0.0
 
 
+def _columns(even: MedIQAAssessor | None) -> tuple[str, ...]:
+    return ("mediqa", "noise_baseline", "sharpness_baseline", *(("even_slices",) if even is not None else ()))
+
+
 def _ladder(
     assessor: MedIQAAssessor,
-    even: MedIQAAssessor,
+    even: MedIQAAssessor | None,
     vol: Volume,
     modality: str,
     prompt: dict,
@@ -128,41 +172,41 @@ def _ladder(
     params: dict,
     agree: dict,
 ) -> dict[str, list[float]]:
-    """Scores of one source along one artefact's severities (one seed); appends to ``params`` and ``agree``."""
-    rows: dict[str, list[float]] = {k: [] for k in ("mediqa", "noise_baseline", "sharpness_baseline", "even_slices")}
+    """Scores of one source along one artefact's severities (one seed); appends to ``params`` and ``agree``.
+    ``even=None`` skips the evenly-spaced-slices comparison (half the network time; checkpoint selection)."""
+    rows: dict[str, list[float]] = {k: [] for k in _columns(even)}
     for severity in SEVERITIES:
         arr, fidelity = _degrade_volume(vol, modality, artefact, severity, seed)
         v = Volume(arr, vol.spacing, {}, "array")
         r = assessor.assess(v, prompt=prompt, quality_map=False)
-        r_even = even.assess(v, prompt=prompt, quality_map=False)
         noise, sharp = _baselines(arr, r.params["slices"], modality)
         rows["mediqa"].append(r.score)
-        rows["even_slices"].append(r_even.score)
         rows["noise_baseline"].append(noise)
         rows["sharpness_baseline"].append(sharp)
         est = r.params["artefacts"][artefact]
         params[artefact][0].append(severity_to_physical(artefact, severity))
         params[artefact][1].append(est[ARTEFACTS[artefact].parameter])
-        if vol.is_3d and fidelity:
+        if even is not None:
+            r_even = even.assess(v, prompt=prompt, quality_map=False)
+            rows["even_slices"].append(r_even.score)
+        if even is not None and vol.is_3d and fidelity:
             agree["salient"].append(r.score)
             agree["even"].append(r_even.score)
             agree["truth"].append(float(np.mean(fidelity)))
     return rows
 
 
-def run(assessor: MedIQAAssessor, even: MedIQAAssessor, sources: tuple = HELD_OUT, n_seeds: int = 3) -> dict:
+def run(assessor: MedIQAAssessor, even: MedIQAAssessor | None, sources: tuple = HELD_OUT, n_seeds: int = 3) -> dict:
     """Per-source Spearman of score against severity, the mean over ``n_seeds`` nuisance draws (motion direction,
     ghost axis, coil pattern, mask lines, metal position): one draw can rank by luck either way."""
-    per: dict[str, dict[str, list[float]]] = {
-        a: {"mediqa": [], "noise_baseline": [], "sharpness_baseline": [], "even_slices": []} for a in ARTEFACT_NAMES
-    }
+    per: dict[str, dict[str, list[float]]] = {a: {k: [] for k in _columns(even)} for a in ARTEFACT_NAMES}
     params: dict[str, tuple[list[float], list[float]]] = {a: ([], []) for a in ARTEFACT_NAMES}
     agree: dict[str, tuple[list[float], list[float], list[float]]] = {"salient": [], "even": [], "truth": []}  # type: ignore[dict-item]
     predictor: list[dict] = []
     upstream_within: dict[str, list[float]] = {a: [] for a in ARTEFACT_NAMES}
-    names = [h[0] for h in HELD_OUT]
+    names = [h[0] for h in HELD_OUT + VALIDATION]
     for name, modality, anatomy in sources:
-        seed = names.index(name) if name in names else len(HELD_OUT)  # a source's draws do not depend on the others
+        seed = names.index(name) if name in names else len(names)  # a source's draws do not depend on the others
         vol = _read(name)
         clean = assessor.assess(vol, quality_map=False)
         predictor.append({"source": name, "true": modality, "predicted": clean.params["prompt"]["modality"],
@@ -199,6 +243,12 @@ def main() -> None:
     ap.add_argument("--checkpoint", help="MedIQA state dict (default: the ctmr_mediqa bundle's weights)")
     ap.add_argument("--quick", action="store_true", help="only two small pydicom slices (a smoke run)")
     ap.add_argument("--modality", choices=("CT", "MR"), help="only this modality's sources (printed, not written)")
+    ap.add_argument(
+        "--split",
+        choices=("test", "val"),
+        default="test",
+        help="val: the validation ladders on training sources, for choosing a checkpoint (printed, not written)",
+    )
     ap.add_argument("--seeds", type=int, default=3, help="nuisance draws per source and artefact (Spearman averaged)")
     args = ap.parse_args()
     if args.checkpoint:
@@ -207,15 +257,17 @@ def main() -> None:
     else:
         assessor = monai_fiqa.load("ctmr_mediqa")  # type: ignore[assignment]
         label = "bundle ctmr_mediqa"
-    even = MedIQAAssessor(assessor.net, slice_selection="even")
-    sources = HELD_OUT
+    sources = HELD_OUT if args.split == "test" else VALIDATION
+    even = MedIQAAssessor(assessor.net, slice_selection="even") if args.split == "test" else None
     if args.quick:
         sources = tuple(h for h in HELD_OUT if h[0] in ("pydicom:CT_small.dcm", "pydicom:MR_small.dcm"))
     if args.modality:
         sources = tuple(h for h in sources if h[1] == args.modality)
     res = run(assessor, even, sources, args.seeds)
-    if args.quick or args.modality:
+    if args.quick or args.modality or args.split == "val":
         print(res["per_artefact"])
+        means = [d["mediqa"] for d in res["per_artefact"].values() if d["mediqa"] is not None]
+        print(f"MedIQA mean Spearman over artefacts {np.mean(means):+.3f}, worst {max(means):+.3f}")
         return
     rows = []
     for a, d in res["per_artefact"].items():

@@ -28,7 +28,16 @@ from monai_fiqa.synth.phantom import phantom_ct, phantom_mr, render_phantom
 from monai_fiqa.transforms.ctmr import INPUT_SIZE, foreground_mask, intensity_scale, prepare_slice, to_square
 from monai_fiqa.transforms.prompts import Prompt
 
-__all__ = ["CTMRSource", "fidelity_score", "file_source", "make_sample", "phantom_source", "pick_slices"]
+__all__ = [
+    "CTMRSource",
+    "fidelity_score",
+    "file_source",
+    "make_sample",
+    "phantom_source",
+    "pick_slices",
+    "random_fov_crop",
+    "rescale_matrix",
+]
 
 _N_ARTEFACTS_P = (0.12, 0.6, 0.28)  # probability of 0, 1, 2 artefacts in a training sample
 
@@ -93,7 +102,7 @@ def fidelity_score(clean: np.ndarray, degraded: np.ndarray, mask: np.ndarray) ->
     return 100.0 * float(np.clip(ssim, 0.0, 1.0)) ** 2
 
 
-def _rescale(slab: np.ndarray, spacing: tuple[float, float, float], side: float) -> tuple[np.ndarray, tuple]:
+def rescale_matrix(slab: np.ndarray, spacing: tuple[float, float, float], side: float) -> tuple[np.ndarray, tuple]:
     """Resample a slab in-plane so that its longer side is ``side`` px (anti-aliased); spacing follows."""
     f = side / max(slab.shape[:2])
     shape = (max(16, round(slab.shape[0] * f)), max(16, round(slab.shape[1] * f)), slab.shape[2])
@@ -174,7 +183,7 @@ def make_sample(
     if crop_prob > 0 and rng.uniform() < crop_prob:
         slab = random_fov_crop(slab, rng, foreground_mask(slab[:, :, 4], modality))
     if rescale_prob > 0 and rng.uniform() < rescale_prob:
-        slab, spacing = _rescale(slab, spacing, float(np.exp(rng.uniform(np.log(48), np.log(320)))))
+        slab, spacing = rescale_matrix(slab, spacing, float(np.exp(rng.uniform(np.log(48), np.log(320)))))
     if src.noise_free and modality == "MR" and noise_floor_prob > 0 and rng.uniform() < noise_floor_prob:
         slab = mr_rician_noise(slab, float(np.exp(rng.uniform(np.log(8), np.log(60)))), rng)
     if severities is None:
