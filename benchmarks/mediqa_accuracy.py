@@ -189,10 +189,10 @@ def _ladder(
         if even is not None:
             r_even = even.assess(v, prompt=prompt, quality_map=False)
             rows["even_slices"].append(r_even.score)
-        if even is not None and vol.is_3d and fidelity:
-            agree["salient"].append(r.score)
-            agree["even"].append(r_even.score)
-            agree["truth"].append(float(np.mean(fidelity)))
+            if vol.is_3d and fidelity:
+                agree["salient"].append(r.score)
+                agree["even"].append(r_even.score)
+                agree["truth"].append(float(np.mean(fidelity)))
     return rows
 
 
