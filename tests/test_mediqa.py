@@ -183,3 +183,23 @@ def test_expert_score_csv_for_fine_tuning_and_evaluation(tmp_path, tiny_assessor
     assert (data.prompt[:, 1] == 2).all()  # MR from the CSV column
     metrics = evaluate_score_csv(tiny_assessor, csv_path)
     assert metrics["n"] == 3 and not metrics["errors"] and -1.0 <= metrics["srcc"] <= 1.0
+
+
+def test_synth_ctmr_draws_extra_real_mr_sources(tmp_path) -> None:
+    """``--extra-mr`` (a ``fetch-public-mr`` folder) adds real MR sources to the mix, with their own prompts."""
+    from monai_fiqa.transforms.prompts import IMAGE_TYPES
+
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    vol = np.random.default_rng(0).normal(0, 5, (48, 48, 3)).astype(np.float32)
+    vol[8:40, 8:40] += 200.0  # an object on a noisy background
+    nib.save(nib.Nifti1Image(vol, np.diag([2.0, 2.0, 4.0, 1.0])), extra / "blob.nii.gz")
+    (extra / "sources.json").write_text(json.dumps({"blob.nii.gz": ["MR", "head", "mr_other"]}))
+    data = tmp_path / "set"
+    args = ["synth-ctmr", "--n", "16", "--out", str(data), "--size", "64", "--workers", "1", "--extra-mr", str(extra)]
+    assert main(args) == 0
+    manifest = json.loads((data / "manifest.json").read_text())
+    assert manifest["extra_mr"] == {"blob.nii.gz": ["MR", "head", "mr_other"]}
+    assert manifest["mix"]["mr_real"] > 0.25
+    image_types = np.load(data / "targets.npz")["prompt"][:, 3]
+    assert (image_types == IMAGE_TYPES.index("mr_other")).any()  # no phantom or training volume has it

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from monai_fiqa.synth.ctmr_dataset import CTMRSource, file_source, make_sample, phantom_source
+from monai_fiqa.synth.public_mr import SOURCES_FILE
 
-__all__ = ["TRAIN_VOLUMES", "build_ctmr_set"]
+__all__ = ["TRAIN_VOLUMES", "build_ctmr_set", "extra_sources"]
 
 # Real training volumes (file name in the volumes folder -> modality, anatomy, image type).  CT_AVM and the
 # prostate T2 series, and every pydicom CT/MR slice, are held out for evaluation.
@@ -31,6 +32,10 @@ TRAIN_VOLUMES = {
 }
 _N_PHANTOMS = 48
 _MIX = (("ct_phantom", 0.5), ("mr_phantom", 0.25), ("mr_real", 0.25))
+# with extra real MR sources (``public_mr``): more of the MR share is real, and half of it goes to the extras
+_MIX_EXTRA = (("ct_phantom", 0.5), ("mr_phantom", 0.15), ("mr_real", 0.35))
+_REAL_P = (0.7, 0.3)
+_REAL_P_EXTRA = (0.35, 0.15)
 
 
 @cache
@@ -38,17 +43,29 @@ def _phantom(i: int, modality: str) -> CTMRSource:
     return phantom_source(1000 + i, modality)
 
 
+def extra_sources(extra_dir: str | Path) -> dict[str, tuple[str, str, str]]:
+    """File -> (modality, anatomy, image type) of a folder written by ``public_mr.fetch_public_mr``."""
+    return {k: tuple(v) for k, v in json.loads((Path(extra_dir) / SOURCES_FILE).read_text()).items()}
+
+
 @cache
-def _real(volumes_dir: str) -> tuple[CTMRSource, ...]:
-    return tuple(file_source(Path(volumes_dir) / name, *info) for name, info in TRAIN_VOLUMES.items())
+def _real(volumes_dir: str, extra_dir: str) -> tuple[CTMRSource, ...]:
+    srcs = [file_source(Path(volumes_dir) / name, *info) for name, info in TRAIN_VOLUMES.items()]
+    if extra_dir:
+        srcs += [file_source(Path(extra_dir) / name, *info) for name, info in extra_sources(extra_dir).items()]
+    return tuple(srcs)
 
 
-def _one(args: tuple[int, int, str, int, float, float, float]) -> dict:
-    seed, i, volumes_dir, size, rescale_prob, crop_prob, noise_floor_prob = args
+def _one(args: tuple[int, int, str, str, int, float, float, float]) -> dict:
+    seed, i, volumes_dir, extra_dir, size, rescale_prob, crop_prob, noise_floor_prob = args
     rng = np.random.default_rng([seed, i])
-    kind = rng.choice([k for k, _ in _MIX], p=[p for _, p in _MIX])
+    mix = _MIX_EXTRA if extra_dir else _MIX
+    kind = rng.choice([k for k, _ in mix], p=[p for _, p in mix])
     if kind == "mr_real":
-        src = _real(volumes_dir)[int(rng.choice(len(TRAIN_VOLUMES), p=[0.7, 0.3]))]
+        real = _real(volumes_dir, extra_dir)
+        n_extra = len(real) - len(TRAIN_VOLUMES)
+        p = [*_REAL_P_EXTRA, *[(1.0 - sum(_REAL_P_EXTRA)) / n_extra] * n_extra] if n_extra else list(_REAL_P)
+        src = real[int(rng.choice(len(real), p=p))]
     else:
         src = _phantom(int(rng.integers(_N_PHANTOMS)), "CT" if kind == "ct_phantom" else "MR")
     return make_sample(
@@ -66,16 +83,19 @@ def build_ctmr_set(
     rescale_prob: float = 0.0,
     crop_prob: float = 0.0,
     noise_floor_prob: float = 0.0,
+    extra_dir: str | Path | None = None,
 ) -> Path:
     """Write ``n`` samples to ``out`` (see the module docstring) and return the folder.
 
     ``rescale_prob``: share of samples whose source is first resampled to a 48-320 px matrix; ``crop_prob``: share
     first cut to a random small field of view; ``noise_floor_prob``: share of MR phantom samples whose clean
-    acquisition gets a thermal noise floor first (see ``make_sample``).
+    acquisition gets a thermal noise floor first (see ``make_sample``); ``extra_dir``: a folder of extra real MR
+    sources (``public_mr.fetch_public_mr``), which then get half of a larger real-MR share (``_MIX_EXTRA``).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(seed, i, str(volumes_dir), size, rescale_prob, crop_prob, noise_floor_prob) for i in range(n)]
+    extra = str(extra_dir) if extra_dir else ""
+    jobs = [(seed, i, str(volumes_dir), extra, size, rescale_prob, crop_prob, noise_floor_prob) for i in range(n)]
     images = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.float16, shape=(n, 2, size, size))
     keys = ("score", "severity", "severity_mask", "prompt", "matrix")
     targets: dict[str, list] = {k: [] for k in keys}
@@ -98,9 +118,10 @@ def build_ctmr_set(
         "rescale_prob": rescale_prob,
         "crop_prob": crop_prob,
         "noise_floor_prob": noise_floor_prob,
-        "mix": dict(_MIX),
+        "mix": dict(_MIX_EXTRA if extra else _MIX),
         "phantom_seeds": [1000, 1000 + _N_PHANTOMS],
         "real_volumes": TRAIN_VOLUMES,
+        "extra_mr": extra_sources(extra) if extra else {},
         "command": " ".join(sys.argv),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
