@@ -49,11 +49,14 @@ def extra_sources(extra_dir: str | Path) -> dict[str, tuple[str, str, str]]:
 
 
 @cache
-def _real(volumes_dir: str, extra_dir: str) -> tuple[CTMRSource, ...]:
+def _real(volumes_dir: str, extra_dir: str) -> tuple[tuple[CTMRSource, ...], tuple[float, ...]]:
+    """The real MR sources and their sampling probabilities (the extras share what the training volumes leave)."""
     srcs = [file_source(Path(volumes_dir) / name, *info) for name, info in TRAIN_VOLUMES.items()]
-    if extra_dir:
-        srcs += [file_source(Path(extra_dir) / name, *info) for name, info in extra_sources(extra_dir).items()]
-    return tuple(srcs)
+    if not extra_dir:
+        return tuple(srcs), _REAL_P
+    extra = [file_source(Path(extra_dir) / name, *info) for name, info in extra_sources(extra_dir).items()]
+    share = (1.0 - sum(_REAL_P_EXTRA)) / len(extra)
+    return tuple(srcs + extra), (*_REAL_P_EXTRA, *[share] * len(extra))
 
 
 def _one(args: tuple[int, int, str, str, int, float, float, float]) -> dict:
@@ -62,9 +65,7 @@ def _one(args: tuple[int, int, str, str, int, float, float, float]) -> dict:
     mix = _MIX_EXTRA if extra_dir else _MIX
     kind = rng.choice([k for k, _ in mix], p=[p for _, p in mix])
     if kind == "mr_real":
-        real = _real(volumes_dir, extra_dir)
-        n_extra = len(real) - len(TRAIN_VOLUMES)
-        p = [*_REAL_P_EXTRA, *[(1.0 - sum(_REAL_P_EXTRA)) / n_extra] * n_extra] if n_extra else list(_REAL_P)
+        real, p = _real(volumes_dir, extra_dir)
         src = real[int(rng.choice(len(real), p=p))]
     else:
         src = _phantom(int(rng.integers(_N_PHANTOMS)), "CT" if kind == "ct_phantom" else "MR")
