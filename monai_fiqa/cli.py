@@ -19,7 +19,9 @@ __all__ = ["main"]
 def _synth(args: argparse.Namespace) -> int:
     from monai_fiqa.synth.dataset import make_labelled_set
 
-    csv_path = make_labelled_set(args.n, args.out, size=args.size, seed=args.seed, real_images=args.images)
+    csv_path = make_labelled_set(
+        args.n, args.out, size=args.size, seed=args.seed, real_images=args.images, camera_prob=args.camera_prob
+    )
     print(f"wrote {args.n} images, labels {csv_path}, contact sheet {Path(args.out) / 'contact_sheet.png'}")
     return 0
 
@@ -134,7 +136,16 @@ def _train(args: argparse.Namespace) -> int:
     if not args.csv:
         print("error: fthnet training needs --csv", file=sys.stderr)
         return 2
-    cfg = TrainConfig(**_common_config(args), model=args.model, img_size=args.img_size, zoom_prob=args.zoom_prob)
+    cfg = TrainConfig(
+        **_common_config(args),
+        model=args.model,
+        img_size=args.img_size,
+        zoom_prob=args.zoom_prob,
+        val_every=args.val_every,
+        precision=args.precision,
+        compile=args.compile,
+        severity_weight=args.severity_weight,
+    )
     hist = train_from_csvs(
         args.csv,
         args.out,
@@ -280,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=int, default=512, help="image side in px (256-1024)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--images", nargs="*", default=[], help="real photographs to degrade instead of rendering")
+    s.add_argument(
+        "--camera-prob", type=float, default=0.0, help="share re-recorded by a random other camera (synth.camera)"
+    )
     s.set_defaults(func=_synth)
     c = sub.add_parser("synth-ctmr", help="write a MedIQA training set (simulated CT/MR acquisitions)")
     c.add_argument("--n", type=int, default=256, help="number of slices")
@@ -353,6 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
     t.add_argument("--zoom-prob", type=float, default=0.25, help="share of zoomed windows with local labels")
+    t.add_argument(
+        "--precision", choices=["fp32", "bf16"], default="bf16", help="fthnet: bf16 autocast (about 2x faster on CPU)"
+    )
+    t.add_argument("--compile", action="store_true", help="fthnet: torch.compile the training step")
+    t.add_argument(
+        "--severity-weight", type=float, default=0.5, help="fthnet: auxiliary per-kind severity loss (0: no head)"
+    )
     t.add_argument("--val-fraction", type=float, default=0.1, help="share of *sources* held out for validation")
     t.add_argument("--folds", type=int, default=0, help="k-fold protocol (80/15/5 per fold) instead of val-fraction")
     t.add_argument("--fold", type=int, default=0)

@@ -90,3 +90,39 @@ def test_torchscript_export_matches_eager():
     traced = torch.jit.trace(m, x)
     with torch.no_grad():
         assert np.allclose(traced(x).numpy(), m(x).numpy(), atol=1e-5)
+
+
+def test_severity_head_adds_few_parameters_and_keeps_the_score_path():
+    kinds = ("defocus", "haze", "noise")
+    torch.manual_seed(0)
+    plain = monai_fiqa.create_model("fthnet_s")
+    torch.manual_seed(0)
+    headed = monai_fiqa.create_model("fthnet_s", severity_kinds=kinds)
+    extra = sum(p.numel() for p in headed.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert extra == 384 * len(kinds) + len(kinds)  # one Linear on V
+    tiny = monai_fiqa.create_model("fthnet_tiny", severity_kinds=kinds).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        score, sev = tiny.score_and_severities(x)
+        assert torch.equal(score, tiny(x))
+    assert sev.shape == (2, 3) and float(sev.min()) >= 0 and float(sev.max()) <= 1
+
+
+def test_bf16_training_loss_matches_fp32_within_2_percent():
+    """The shipped recipe's bf16 autocast step: same batch, same weights, loss within 2 % of fp32 (FTHNet-S, 384)."""
+    from monai_fiqa.engine.recipes import fthnet_loss
+    from monai_fiqa.engine.trainer import training_step_loss
+
+    torch.manual_seed(0)
+    kinds = ("defocus", "haze", "noise")
+    m = monai_fiqa.create_model("fthnet_s", severity_kinds=kinds).eval()
+    g = torch.Generator().manual_seed(1)
+    batch = (torch.randn(2, 3, 384, 384, generator=g), torch.rand(2, 1, generator=g), torch.rand(2, 3, generator=g))
+    batch = (*batch, torch.ones(2, 3))
+    with torch.no_grad():
+        fp32 = training_step_loss(lambda mm, b: fthnet_loss(mm, b, 0.5), "fp32")(m, batch).item()
+        bf16 = training_step_loss(lambda mm, b: fthnet_loss(mm, b, 0.5), "bf16")(m, batch).item()
+    assert fp32 > 0
+    assert abs(bf16 - fp32) / fp32 < 0.02
+    with pytest.raises(ValueError, match="precision"):
+        training_step_loss(lambda mm, b: fthnet_loss(mm, b, 0.5), "fp16")

@@ -64,8 +64,20 @@ class FTHNetAssessor:
 
     @torch.no_grad()
     def _scores(self, squares: Sequence[np.ndarray]) -> np.ndarray:
+        return self._scores_and_severities(squares)[0]
+
+    @torch.no_grad()
+    def _scores_and_severities(self, squares: Sequence[np.ndarray]) -> tuple[np.ndarray, dict[str, float]]:
+        """0-100 score per view and, for a network with the severity head, each kind's mean severity."""
         x = torch.stack([normalise(s) for s in squares]).to(self.device)
-        return (self.net(x).squeeze(1).clamp(0.0, 1.0) * 100.0).cpu().numpy()
+        kinds = tuple(getattr(self.net, "severity_kinds", ()))
+        if not kinds:
+            return (self.net(x).squeeze(1).clamp(0.0, 1.0) * 100.0).cpu().numpy(), {}
+        score, severities = self.net.score_and_severities(x)
+        per_kind = severities.mean(0).cpu().numpy()
+        return (score.squeeze(1).clamp(0.0, 1.0) * 100.0).cpu().numpy(), {
+            k: round(float(v), 3) for k, v in zip(kinds, per_kind, strict=True)
+        }
 
     def _views(self, image: np.ndarray, box: tuple[int, int, int]) -> list[np.ndarray]:
         s = self.img_size
@@ -98,7 +110,7 @@ class FTHNetAssessor:
         image, fov, warnings = inp.image, inp.fov, inp.warnings
         box = fov_square_box(image, fov=fov)
         views = self._views(image, box)
-        per_view = self._scores(views)
+        per_view, severities = self._scores_and_severities(views)
         score = float(per_view.mean())
         qmap = self._map(image, box) if self.want_map else None
         grade = "reject" if warnings else grade_from_score(score, self.thresholds)
@@ -109,4 +121,6 @@ class FTHNetAssessor:
             "out_of_distribution": bool(warnings),
             "warnings": warnings,
         }
+        if severities:  # why the score is what it is: the estimated severity (0-1) of each degradation kind
+            params["degradations"] = severities
         return QualityResult(score, grade, qmap, params)

@@ -11,6 +11,9 @@ After Gong et al. (FTHNet).  Three parts on top of a 4-stage window-attention ba
   V into a score thus depend on the image content (what is normal for *this* fundus).
 * **Target Network** - 5 linear layers V -> V/2 -> V/4 -> V/8 -> V/16 -> 1 using the generated weights per sample,
   sigmoid between layers; the output is MOS / 100.
+
+An optional auxiliary head (not in the paper) regresses each degradation kind's severity from V, so that a low score
+comes with *why* ("defocus 0.7, haze 0.1"), and the DPN is taught to keep every degradation apart.
 """
 
 from __future__ import annotations
@@ -66,8 +69,11 @@ class FTHNet(nn.Module):
         drop_path_rate: stochastic depth in the backbone.
         pgl_grid: side of the map each Parameter Generating Layer turns into a weight matrix (12 = the last stage at
             384 px); other input sizes are resampled to it, so weights trained at 192 px load at 384 px.
+        severity_kinds: names of the degradation kinds whose severity (0-1) the auxiliary head regresses from V
+            (none: no head, the paper's network).
 
-    Input: (B, 3, img_size, img_size) normalised RGB.  Output: (B, 1) predicted MOS / 100.
+    Input: (B, 3, img_size, img_size) normalised RGB.  Output: (B, 1) predicted MOS / 100;
+    :meth:`score_and_severities` also returns (B, len(severity_kinds)) severities.
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class FTHNet(nn.Module):
         hyper_dim: int = 672,
         drop_path_rate: float = 0.1,
         pgl_grid: int = 12,
+        severity_kinds: Sequence[str] = (),
     ) -> None:
         super().__init__()
         if img_size % 32:
@@ -106,6 +113,8 @@ class FTHNet(nn.Module):
             pgls.append(_PGL(c, dims[i], dims[i + 1], pgl_grid))
         self.hyper_steps = nn.ModuleList(steps)
         self.pgls = nn.ModuleList(pgls)
+        self.severity_kinds = tuple(severity_kinds)
+        self.severity_head = nn.Linear(v, len(self.severity_kinds)) if self.severity_kinds else None
 
     def perceive(self, feats: list[torch.Tensor]) -> torch.Tensor:
         """Distortion Perception Network: stage features -> V."""
@@ -114,10 +123,10 @@ class FTHNet(nn.Module):
             vecs.append(fc(soft_pool2d(conv(f), self.pool).flatten(1)))
         return self.v_norm(torch.cat(vecs, dim=1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.backbone(x)
-        q = self.perceive(feats).unsqueeze(-1)  # (B, V, 1)
-        h = self.hyper_in(feats[-1])
+    def _target(self, v: torch.Tensor, last_stage: torch.Tensor) -> torch.Tensor:
+        """Hypernetwork + target network: (B, V) and the last stage's features -> (B, 1)."""
+        q = v.unsqueeze(-1)  # (B, V, 1)
+        h = self.hyper_in(last_stage)
         for i, (step, pgl) in enumerate(zip(self.hyper_steps, self.pgls, strict=True)):
             h = step(h)
             w, b = pgl(h)
@@ -125,3 +134,14 @@ class FTHNet(nn.Module):
             if i < len(self.pgls) - 1:
                 q = torch.sigmoid(q)
         return q.squeeze(-1)
+
+    def score_and_severities(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, 1) MOS / 100 and (B, K) severities in [0, 1] (``None`` without the auxiliary head)."""
+        feats = self.backbone(x)
+        v = self.perceive(feats)
+        severities = torch.sigmoid(self.severity_head(v)) if self.severity_head is not None else None
+        return self._target(v, feats[-1]), severities
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.backbone(x)
+        return self._target(self.perceive(feats), feats[-1])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from tqdm import tqdm
 
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.synth.anatomy import Anatomy, estimate_anatomy
+from monai_fiqa.synth.camera import random_profile, record_pair
 from monai_fiqa.synth.fundus import render_fundus
 from monai_fiqa.synth.mix import MixConfig, apply_recipe, recipe_columns, sample_recipe
 from monai_fiqa.synth.pseudo_mos import pseudo_mos
@@ -56,6 +58,7 @@ def make_labelled_set(
     real_images: Sequence[str | Path] = (),
     config: MixConfig | None = None,
     sheet_tiles: int = 32,
+    camera_prob: float = 0.0,
 ) -> Path:
     """Render (or take real photographs), degrade with the random mix, label with the pseudo-MOS, write to ``out``.
 
@@ -71,6 +74,10 @@ def make_labelled_set(
         real_images: photographs to degrade instead of rendering (cycled); their anatomy is estimated.
         config: the degradation mix.
         sheet_tiles: how many images go on the contact sheet.
+        camera_prob: share of images re-recorded, clean source and degraded copy alike, by a random other camera
+            (:func:`monai_fiqa.synth.camera.random_profile`: resolution, colour, tone, vignetting, noise,
+            field-of-view shape, JPEG), so that models learn the camera is not a degradation.  Its draws come
+            from their own generator: sets made without it are unchanged.
 
     Returns:
         Path of ``labels.csv``.
@@ -88,8 +95,14 @@ def make_labelled_set(
         rng = np.random.default_rng([seed, i])
         recipe = sample_recipe(rng, config)
         degraded, region = apply_recipe(clean.astype(np.float32) / 255.0, anatomy.fov, recipe, rng)
-        label = pseudo_mos(clean, degraded, anatomy)
         deg8 = np.clip(degraded * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        camera: dict[str, object] = {}
+        camera_rng = np.random.default_rng([seed, i, 1])
+        if camera_prob > 0 and camera_rng.random() < camera_prob:
+            profile = random_profile(camera_rng)
+            clean, deg8, anatomy, region = record_pair(clean, deg8, anatomy, region, profile, seed + i, size)
+            camera = {f"camera_{k}": v for k, v in asdict(profile).items() if k != "name"}
+        label = pseudo_mos(clean, deg8 if camera else degraded, anatomy)
         save_png(deg8, root / "images" / f"{name}.png")
         save_png(clean, root / "clean" / f"{name}.png")
         for key, mask in (("fov", anatomy.fov), ("vessels", anatomy.vessels), ("region", region)):
@@ -107,6 +120,7 @@ def make_labelled_set(
                 **label.as_dict(),
                 **recipe_columns(recipe),
                 **{f"scene_{k}": v for k, v in scene.items()},
+                **camera,
             }
         )
         if len(tiles) < sheet_tiles:
