@@ -16,7 +16,7 @@ LABEL_STAMP := $(LABEL_VENV)/.stamp-install
 # the PACS of the round-trip test, Chromium renders the QC report in a test.
 APT_PACKAGES := dicom3tools dcmtk orthanc chromium
 
-.PHONY: setup system-deps demo test lint clean map-check label-env
+.PHONY: setup system-deps demo test test-fast lint clean map-check label-env
 
 setup: $(STAMP) $(MAP_STAMP)
 
@@ -56,13 +56,22 @@ demo: setup system-deps
 	$(VENV)/bin/monai-fiqa sample-study --out demo_out/study
 	$(PY) -m app_packages.fiqa_app -i demo_out/study -o demo_out/app -l WARN; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ]
 
+# The whole suite; the import-layer contract (pyproject.toml [tool.importlinter]) fails it on a wrong-way import.
 test: setup system-deps label-env
 	$(VENV)/bin/ruff check monai_fiqa tests benchmarks docs app_packages
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
+
+# The quick loop while developing: everything except the tests marked slow (servers, Orthanc, Chromium, the MONAI
+# Label env, MAP packaging, training, whole bundles); `make test` still runs them all.
+test-fast: setup
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q -m "not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check monai_fiqa tests benchmarks docs app_packages
 	$(VENV)/bin/ruff format --check monai_fiqa tests benchmarks docs app_packages
+	$(VENV)/bin/lint-imports
 
 # Everything of MAP packaging up to the container build (Docker is not available here): manifests and Dockerfile.
 map-check: setup

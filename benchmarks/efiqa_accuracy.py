@@ -29,8 +29,8 @@ from scipy import stats
 
 import monai_fiqa
 from benchmarks._common import write_results
-from monai_fiqa.engine.vessels import load_drive
-from monai_fiqa.synth.degrade import DEGRADATIONS, apply_degradation, random_region
+from monai_fiqa.efiqa.vessel_segmentation import load_drive
+from monai_fiqa.fundus.physics import DEGRADATIONS, apply_degradation, random_region
 from monai_fiqa.viz import contact_sheet, overlay_map, save_png
 
 ROOT = Path(__file__).resolve().parents[1]

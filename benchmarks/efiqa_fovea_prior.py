@@ -6,12 +6,13 @@ For each photograph the expensive part of stage 1 (segmentation and masked inpai
 only change the expected map.  Measured per variant:
 
 * **clean-fovea quality** - mean pixel quality (cell map upsampled to 256 px) within 0.06 FOV diameters of the fovea
-  of the *clean* photograph (fovea from :func:`~monai_fiqa.synth.anatomy.estimate_anatomy`), and the clean score;
+  of the *clean* photograph (fovea from :func:`~monai_fiqa.fundus.landmarks.estimate_anatomy`), and the clean score;
 * **localisation** - pixel AUROC of ``1 - map`` against the region of 2 random regional degradations per kind
   (blur, haze, darkness, occlusion) at severity 0.8.
 
 Variants: no prior; ``sigma`` 0.03 / 0.04 / 0.05 with the tight search (``FOVEA_SEARCH``); ``sigma`` 0.04 / 0.05
-searching the whole landmark band.  Also the time of :func:`~monai_fiqa.engine.vuad.foveal_prior` per photograph.
+searching the whole landmark band.  Also the time of
+:func:`~monai_fiqa.efiqa.inpainting_prior.foveal_prior` per photograph.
 Writes ``results/efiqa_fovea_prior.{json,md}``.
 """
 
@@ -27,20 +28,20 @@ from monai.metrics import compute_roc_auc
 
 import monai_fiqa
 from benchmarks._common import write_results
-from monai_fiqa.engine import vuad
-from monai_fiqa.engine.fundus_checks import fundus_input
-from monai_fiqa.engine.vessels import SEG_SIZE, load_drive, segment_square, square_mask
-from monai_fiqa.synth.anatomy import estimate_anatomy, fov_diameter
-from monai_fiqa.synth.degrade import DEGRADATIONS, apply_degradation, random_region
-from monai_fiqa.transforms.fundus import fov_square_box, fundus_to_square
+from monai_fiqa.efiqa import inpainting_prior
+from monai_fiqa.efiqa.vessel_segmentation import SEG_SIZE, load_drive, segment_square, square_mask
+from monai_fiqa.fundus.checks import fundus_input
+from monai_fiqa.fundus.landmarks import estimate_anatomy, fov_diameter
+from monai_fiqa.fundus.physics import DEGRADATIONS, apply_degradation, random_region
+from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square
 
 DRIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "fundus" / "DRIVE"
 KINDS = {"blur": "defocus", "haze": "haze", "darkness": "underexposure", "occlusion": "artefacts"}
 VARIANTS = {  # name -> (sigma, search); sigma 0 = no prior
-    "none": (0.0, vuad.FOVEA_SEARCH),
-    "s0.03": (0.03, vuad.FOVEA_SEARCH),
-    "s0.04": (0.04, vuad.FOVEA_SEARCH),
-    "s0.05 (shipped)": (0.05, vuad.FOVEA_SEARCH),
+    "none": (0.0, inpainting_prior.FOVEA_SEARCH),
+    "s0.03": (0.03, inpainting_prior.FOVEA_SEARCH),
+    "s0.04": (0.04, inpainting_prior.FOVEA_SEARCH),
+    "s0.05 (shipped)": (0.05, inpainting_prior.FOVEA_SEARCH),
     "s0.04 wide band": (0.04, None),
     "s0.05 wide band": (0.05, None),
 }
@@ -52,21 +53,22 @@ def _parts(assessor, image: np.ndarray) -> tuple:
     box = fov_square_box(inp.image, fov=inp.fov)
     square = fundus_to_square(inp.image, SEG_SIZE, box)
     fov512 = torch.from_numpy((square_mask(inp.fov, box, SEG_SIZE) > 0.5).astype(np.float32))
-    observed = vuad.to_vessel_map(segment_square(assessor.segmenter, [square])[0])
-    expected = vuad.inpaint_cover(assessor.inpainter, observed[None])[0]
+    observed = inpainting_prior.to_vessel_map(segment_square(assessor.segmenter, [square])[0])
+    expected = inpainting_prior.inpaint_cover(assessor.inpainter, observed[None])[0]
     fov256 = F.avg_pool2d(fov512[None, None], 2)[0, 0].numpy() > 0.5
-    return observed, expected, fov256, vuad.half(square), box
+    return observed, expected, fov256, inpainting_prior.to_map_grid(square), box
 
 
 def _map(parts: tuple, sigma: float, search: float | None) -> tuple[np.ndarray, float]:
     """(256-px quality map, score) of one photograph under one prior variant."""
     observed, expected, fov256, square256, _ = parts
     if sigma > 0:
-        expected = expected * vuad.foveal_prior(square256, fov256, sigma, search)[0]
-    q, w = vuad.missing_to_quality(observed, expected, vuad.vessel_contrast(square256), fov256)
+        expected = expected * inpainting_prior.foveal_prior(square256, fov256, sigma, search)[0]
+    q, w = inpainting_prior.missing_to_quality(observed, expected, inpainting_prior.vessel_contrast(square256), fov256)
     inside = w >= 0.5
     score = 100.0 * float((q * w)[inside].sum() / w[inside].sum())
-    up = F.interpolate(torch.from_numpy(q)[None, None], size=(vuad.MAP_SIZE,) * 2, mode="bilinear")[0, 0].numpy()
+    size = (inpainting_prior.MAP_SIZE,) * 2
+    up = F.interpolate(torch.from_numpy(q)[None, None], size=size, mode="bilinear")[0, 0].numpy()
     return up, score
 
 
@@ -79,10 +81,10 @@ def main() -> None:
         parts = _parts(assessor, p.image)
         _, _, fov256, square256, _ = parts
         t0 = time.perf_counter()
-        vuad.foveal_prior(square256, fov256)
+        inpainting_prior.foveal_prior(square256, fov256)
         seconds.append(time.perf_counter() - t0)
         fovea = estimate_anatomy(square256, fov256).fovea_center
-        yy, xx = np.mgrid[0 : vuad.MAP_SIZE, 0 : vuad.MAP_SIZE]
+        yy, xx = np.mgrid[0 : inpainting_prior.MAP_SIZE, 0 : inpainting_prior.MAP_SIZE]
         near = np.hypot(yy - fovea[0], xx - fovea[1]) < 0.06 * fov_diameter(fov256)
         for v, (sigma, search) in VARIANTS.items():
             up, score = _map(parts, sigma, search)
@@ -96,7 +98,8 @@ def main() -> None:
                 out, truth = apply_degradation(p.image / 255.0, kind, params, p.fov, rng, region=region)
                 parts = _parts(assessor, np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8))
                 fov256, box = parts[2], parts[4]
-                y = torch.from_numpy((square_mask(truth > 0.5, box, vuad.MAP_SIZE) > 0.5)[fov256].astype(np.float32))
+                truth_map = square_mask(truth > 0.5, box, inpainting_prior.MAP_SIZE) > 0.5
+                y = torch.from_numpy(truth_map[fov256].astype(np.float32))
                 for v, (sigma, search) in VARIANTS.items():
                     pred = torch.from_numpy((1.0 - _map(parts, sigma, search)[0][fov256]).astype(np.float32))
                     res[v][name].append(float(compute_roc_auc(pred, y)))

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from benchmarks._common import write_results
-from monai_fiqa.engine.vessels import load_drive, native_probabilities, vessel_metrics
-from monai_fiqa.networks.efiqa import vessel_unet
+from monai_fiqa.efiqa.networks import vessel_unet
+from monai_fiqa.efiqa.vessel_segmentation import load_drive, native_probabilities, vessel_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVE = ROOT.parent / "shared" / "data" / "fundus" / "DRIVE"

@@ -20,13 +20,13 @@ from scipy import stats
 import monai_fiqa
 from benchmarks._common import write_results
 from monai_fiqa.demo import retina_path
+from monai_fiqa.fundus.ladder import severity_ladder
+from monai_fiqa.fundus.landmarks import Anatomy, estimate_anatomy
+from monai_fiqa.fundus.physics import DEGRADATIONS
+from monai_fiqa.fundus.renderer import render_fundus
+from monai_fiqa.fundus.synth_set import resize_longest
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.metrics.functional import plcc, srcc
-from monai_fiqa.synth import render_fundus
-from monai_fiqa.synth.anatomy import Anatomy, estimate_anatomy
-from monai_fiqa.synth.dataset import resize_longest
-from monai_fiqa.synth.degrade import DEGRADATIONS
-from monai_fiqa.synth.ladder import severity_ladder
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVE_TEST = ROOT.parent / "shared" / "data" / "fundus" / "DRIVE" / "test" / "images"

@@ -27,11 +27,11 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks._common import RESULTS, write_results
-from monai_fiqa.engine.data import normalise
-from monai_fiqa.engine.recipes import fthnet_loss
 from monai_fiqa.engine.trainer import TrainConfig, make_optimizer, train_step, training_step_loss
+from monai_fiqa.fthnet.dataset import normalise
+from monai_fiqa.fthnet.recipe import fthnet_loss
+from monai_fiqa.fundus.physics import DEGRADATIONS
 from monai_fiqa.registry import create_model
-from monai_fiqa.synth.degrade import DEGRADATIONS
 
 
 def _batch(batch: int, size: int, seed: int = 0) -> tuple[torch.Tensor, ...]:

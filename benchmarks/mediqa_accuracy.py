@@ -32,13 +32,12 @@ from skimage.restoration import estimate_sigma
 
 import monai_fiqa
 from benchmarks._common import write_results
-from monai_fiqa.engine.mediqa_assessor import MedIQAAssessor
+from monai_fiqa.ctmr.artefacts import ARTEFACT_NAMES, ARTEFACTS, artefacts_for, degrade_slab, severity_to_physical
+from monai_fiqa.ctmr.build import TRAIN_VOLUMES
+from monai_fiqa.ctmr.preprocessing import foreground_mask, intensity_scale, prepare_slice, to_square
+from monai_fiqa.ctmr.synth_set import fidelity_score, phantom_source, pick_slices, random_fov_crop, rescale_matrix
 from monai_fiqa.io.volumes import Volume, read_volume
-from monai_fiqa.registry import create_model
-from monai_fiqa.synth.ctmr_artefacts import ARTEFACT_NAMES, ARTEFACTS, artefacts_for, degrade_slab, severity_to_physical
-from monai_fiqa.synth.ctmr_build import TRAIN_VOLUMES
-from monai_fiqa.synth.ctmr_dataset import fidelity_score, phantom_source, pick_slices, random_fov_crop, rescale_matrix
-from monai_fiqa.transforms.ctmr import foreground_mask, intensity_scale, prepare_slice, to_square
+from monai_fiqa.mediqa.assessor import MedIQAAssessor
 
 ROOT = Path(__file__).resolve().parents[1]
 VOLUMES = ROOT.parent / "shared" / "data" / "volumes"
@@ -117,7 +116,7 @@ def _degrade_volume(
     arr = vol.array
     sev = {artefact: severity}
     if ARTEFACTS[artefact].needs_z:
-        from monai_fiqa.synth.ct_physics import ct_slice_thickness
+        from monai_fiqa.ctmr.ct_physics import ct_slice_thickness
 
         arr = ct_slice_thickness(arr, vol.spacing[2], vol.spacing[2] + severity_to_physical(artefact, severity))
         sev = {}
@@ -252,13 +251,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="nuisance draws per source and artefact (Spearman averaged)")
     args = ap.parse_args()
     if args.checkpoint:
-        assessor = MedIQAAssessor(create_model("mediqa"), args.checkpoint)
+        assessor = monai_fiqa.load("ctmr_mediqa", checkpoint=str(args.checkpoint))
         label = str(args.checkpoint)
     else:
         assessor = monai_fiqa.load("ctmr_mediqa")  # type: ignore[assignment]
         label = "bundle ctmr_mediqa"
     sources = HELD_OUT if args.split == "test" else VALIDATION
-    even = MedIQAAssessor(assessor.net, slice_selection="even") if args.split == "test" else None
+    even = MedIQAAssessor(assessor.net, thresholds=assessor.thresholds, slice_selection="even")
+    even = even if args.split == "test" else None
     if args.quick:
         sources = tuple(h for h in HELD_OUT if h[0] in ("pydicom:CT_small.dcm", "pydicom:MR_small.dcm"))
     if args.modality:

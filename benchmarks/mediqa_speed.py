@@ -40,11 +40,10 @@ def _volume(n: int) -> np.ndarray:
 
 def _child(n: int, with_map: bool, checkpoint: str | None) -> dict:
     import monai_fiqa
-    from monai_fiqa.engine.mediqa_assessor import MedIQAAssessor
     from monai_fiqa.io.volumes import Volume
-    from monai_fiqa.registry import create_model
 
-    assessor = MedIQAAssessor(create_model("mediqa"), checkpoint) if checkpoint else monai_fiqa.load("ctmr_mediqa")
+    overrides = {"checkpoint": checkpoint} if checkpoint else {}
+    assessor = monai_fiqa.load("ctmr_mediqa", **overrides)
     arr = _volume(n).astype(np.float32)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     vol = Volume(arr, (0.5, 0.5, 1.0), {"Modality": "CT", "BodyPartExamined": "HEAD"})

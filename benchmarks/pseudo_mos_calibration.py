@@ -14,11 +14,11 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from benchmarks._common import write_results
-from monai_fiqa.synth import render_fundus
-from monai_fiqa.synth.anatomy import Anatomy, estimate_anatomy
-from monai_fiqa.synth.dataset import resize_longest
-from monai_fiqa.synth.mix import MixConfig, apply_recipe, sample_recipe
-from monai_fiqa.synth.pseudo_mos import GRADE_THRESHOLDS, pseudo_mos
+from monai_fiqa.fundus.landmarks import Anatomy, estimate_anatomy
+from monai_fiqa.fundus.mix import MixConfig, apply_recipe, sample_recipe
+from monai_fiqa.fundus.pseudo_mos import GRADE_THRESHOLDS, pseudo_mos
+from monai_fiqa.fundus.renderer import render_fundus
+from monai_fiqa.fundus.synth_set import resize_longest
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVE = ROOT.parent / "shared" / "data" / "fundus" / "DRIVE" / "training" / "images"

@@ -11,10 +11,10 @@ import time
 import numpy as np
 
 from benchmarks._common import write_results
-from monai_fiqa.synth import render_fundus
-from monai_fiqa.synth.anatomy import Anatomy
-from monai_fiqa.synth.degrade import DEGRADATIONS, apply_degradation
-from monai_fiqa.synth.pseudo_mos import pseudo_mos
+from monai_fiqa.fundus.landmarks import Anatomy
+from monai_fiqa.fundus.physics import DEGRADATIONS, apply_degradation
+from monai_fiqa.fundus.pseudo_mos import pseudo_mos
+from monai_fiqa.fundus.renderer import render_fundus
 
 
 def _median_ms(fn, repeats: int) -> float:

@@ -12,6 +12,7 @@ Heavy modules (torch, MONAI) are imported only when used, so ``import monai_fiqa
 from __future__ import annotations
 
 import warnings
+from importlib.metadata import PackageNotFoundError, version
 
 from monai_fiqa.api import KNOWN_BUNDLES, BundleNotFoundError, QualityResult, available_bundles, load
 from monai_fiqa.registry import ModelInfo, create_model, list_models, model_info, register_model
@@ -21,7 +22,10 @@ from monai_fiqa.registry import ModelInfo, create_model, list_models, model_info
 # Deploy app's own runtime prints it there.
 warnings.filterwarnings("ignore", message="Current stack size", category=RuntimeWarning)
 
-__version__ = "0.1.0"
+try:  # the one place the version is written is pyproject.toml
+    __version__ = version("monai-fiqa")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "KNOWN_BUNDLES",

@@ -9,11 +9,12 @@ object it defines - anything with an ``assess(x) -> QualityResult`` method - on 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from monai_fiqa.results import QualityResult
 
 __all__ = [
     "KNOWN_BUNDLES",
@@ -21,36 +22,14 @@ __all__ = [
     "BundleNotFoundError",
     "QualityResult",
     "available_bundles",
+    "bundle_folders",
     "bundle_search_path",
+    "has_weights",
     "load",
 ]
 
 KNOWN_BUNDLES = ("fundus_fthnet", "fundus_efiqa", "ctmr_mediqa")
 BUNDLE_PATH_ENV = "MONAI_FIQA_BUNDLE_PATH"
-
-
-@dataclass
-class QualityResult:
-    """The result of assessing one image.
-
-    Attributes:
-        score: quality in [0, 100], higher is better.
-        grade: ``good``, ``usable`` or ``reject``.
-        quality_map: float32 map of the input's spatial size, 1 = good; ``None`` only for models without one.
-        params: anything else the model reports (estimated physical parameters, warnings, model name/version).
-    """
-
-    score: float
-    grade: str
-    quality_map: np.ndarray | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly view (the map is summarised, not embedded)."""
-        out: dict[str, Any] = {"score": round(float(self.score), 3), "grade": self.grade, "params": self.params}
-        if self.quality_map is not None:
-            out["quality_map_shape"] = list(self.quality_map.shape)
-        return out
 
 
 class Assessor(Protocol):
@@ -76,7 +55,8 @@ def bundle_search_path() -> list[Path]:
     return paths
 
 
-def _bundle_folders() -> dict[str, Path]:
+def bundle_folders() -> dict[str, Path]:
+    """Every bundle folder on the search path by name (first match wins), with or without weights."""
     found: dict[str, Path] = {}
     for root in bundle_search_path():
         if root.is_dir():
@@ -85,13 +65,14 @@ def _bundle_folders() -> dict[str, Path]:
     return found
 
 
-def _has_weights(folder: Path) -> bool:
+def has_weights(folder: Path) -> bool:
+    """Whether a bundle folder holds trained weights (``models/model.*``)."""
     return any((folder / "models").glob("model.*"))
 
 
 def available_bundles() -> dict[str, Path]:
     """Usable bundles by name: folders holding ``configs/inference.json`` and trained weights ``models/model.*``."""
-    return {name: folder for name, folder in _bundle_folders().items() if _has_weights(folder)}
+    return {name: folder for name, folder in bundle_folders().items() if has_weights(folder)}
 
 
 def load(name: str, device: str = "cpu", **overrides: Any) -> Assessor:
@@ -109,8 +90,8 @@ def load(name: str, device: str = "cpu", **overrides: Any) -> Assessor:
         BundleNotFoundError: no such bundle; the message names the installed and the known bundles.
     """
     bundles = available_bundles()
-    folder = Path(name) if Path(name).is_dir() else _bundle_folders().get(name)
-    if folder is not None and (folder / "configs").is_dir() and not _has_weights(folder):
+    folder = Path(name) if Path(name).is_dir() else bundle_folders().get(name)
+    if folder is not None and (folder / "configs").is_dir() and not has_weights(folder):
         raise BundleNotFoundError(
             f"bundle {name!r} at {folder} has no trained weights (models/model.pt); see its docs/README.md for the "
             "training command, or install a released bundle"

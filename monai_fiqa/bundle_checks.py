@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from monai_fiqa.engine.checkpoints import load_weights
+
 __all__ = ["REQUIRED_FILES", "REQUIRED_METADATA", "check_bundle"]
 
 REQUIRED_FILES = ("configs/metadata.json", "configs/inference.json", "docs/README.md", "LICENSE")
@@ -75,7 +77,7 @@ def check_bundle(folder: str | Path) -> list[str]:
     tmp_dir = tempfile.TemporaryDirectory()
     weights = folder / "models" / "model.pt"
     if weights.is_file():
-        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        load_weights(net, weights)
     else:
         problems.append("no trained weights (models/model.pt)")
         weights = Path(tmp_dir.name) / "initial.pt"

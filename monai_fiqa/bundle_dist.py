@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 from urllib.request import urlopen
 
-from monai_fiqa.api import _bundle_folders, _has_weights
+from monai_fiqa.api import bundle_folders, has_weights
 
 __all__ = ["BundleInstallError", "default_install_root", "export_bundle", "install_bundle"]
 
@@ -43,7 +43,7 @@ def _sha256(path: Path) -> str:
 
 
 def _resolve(name: str) -> Path:
-    folder = Path(name) if Path(name).is_dir() else _bundle_folders().get(name)
+    folder = Path(name) if Path(name).is_dir() else bundle_folders().get(name)
     if folder is None or not (folder / "configs" / "metadata.json").is_file():
         raise FileNotFoundError(f"no bundle {name!r} with configs/metadata.json")
     return folder
@@ -58,7 +58,7 @@ def export_bundle(name: str, out: str | Path) -> dict[str, str]:
     folder = _resolve(name)
     bundle = folder.name
     version = json.loads((folder / "configs" / "metadata.json").read_text())["version"]
-    if not _has_weights(folder):
+    if not has_weights(folder):
         raise FileNotFoundError(f"bundle {bundle!r} has no trained weights (models/model.*): nothing to publish")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -132,7 +132,7 @@ def install_bundle(name: str, source: str | Path, version: str | None = None, ro
         except zipfile.BadZipFile as exc:
             raise BundleInstallError(f"{entry['source']} is not a valid zip: {exc}") from exc
         folder = staged / name
-        if not (folder / "configs" / "inference.json").is_file() or not _has_weights(folder):
+        if not (folder / "configs" / "inference.json").is_file() or not has_weights(folder):
             raise BundleInstallError(f"{entry['source']} does not hold a bundle {name}/ with configs and weights")
         dest = root / name
         old = Path(tmp) / "previous"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from monai_fiqa.fundus.ladder import DEFAULT_SEVERITIES, severity_ladder
+from monai_fiqa.fundus.synth_set import make_labelled_set, resize_longest
 from monai_fiqa.io.images import read_rgb
-from monai_fiqa.synth.dataset import make_labelled_set, resize_longest
-from monai_fiqa.synth.ladder import DEFAULT_SEVERITIES, severity_ladder
 from monai_fiqa.viz import contact_sheet, save_png
 
 __all__ = ["retina_path", "run_demo"]
@@ -83,9 +83,9 @@ def _assess_ctmr(root: Path) -> dict:
     import pydicom.data
 
     from monai_fiqa.api import available_bundles, load
-    from monai_fiqa.engine.volume_batch import slice_overlays
+    from monai_fiqa.ctmr.artefacts import degrade_slab
+    from monai_fiqa.ctmr.preview import slice_overlays
     from monai_fiqa.io.volumes import Volume, read_volume
-    from monai_fiqa.synth.ctmr_artefacts import degrade_slab
 
     if "ctmr_mediqa" not in available_bundles():
         return {}

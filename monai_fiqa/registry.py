@@ -2,8 +2,8 @@
 
 Why a registry: bundles, the CLI, benchmarks and tests refer to networks by name (``fthnet_s``, ``mediqa_tiny``),
 and each name carries metadata - input size, normalisation, score range, direction - kept apart from the
-architecture code, as timm and pyiqa do.  Network modules register themselves when :mod:`monai_fiqa.networks` is
-imported; the registry imports it lazily so ``import monai_fiqa`` stays light.
+architecture code, as timm and pyiqa do.  Each model package's ``models`` module registers its
+variants; the registry imports them lazily so ``import monai_fiqa`` stays light.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ class ModelInfo:
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
-_BUILTINS = ("monai_fiqa.networks",)
+# each model package registers its variants; imported on first use so ``import monai_fiqa`` stays light
+_BUILTINS = ("monai_fiqa.fthnet.models", "monai_fiqa.efiqa.models", "monai_fiqa.mediqa.models")
 
 
 def register_model(info: ModelInfo, overwrite: bool = False) -> ModelInfo:

@@ -26,11 +26,12 @@ def demo_inputs() -> dict[str, tuple[str, object]]:
     from skimage import data as skdata
 
     ct = pydicom.dcmread(get_testdata_file("693_J2KI.dcm"))
+    hu = ct.pixel_array.astype(np.float32) * float(ct.RescaleSlope) + float(ct.RescaleIntercept)
     mr = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
     prostate = resources.files("monai_fiqa") / "sample_data" / "prostate_t2.nii.gz"
     return {
         "retina": ("fundus", skdata.retina()),
-        "ct_head_slice": ("ctmr", ct.pixel_array.astype(np.float32) * float(ct.RescaleSlope) + float(ct.RescaleIntercept)),
+        "ct_head_slice": ("ctmr", hu),
         "mr_small_slice": ("ctmr", mr.pixel_array.astype(np.float32)),
         "prostate_t2": ("ctmr", np.asarray(nib.load(str(prostate)).dataobj, dtype=np.float32)),
     }

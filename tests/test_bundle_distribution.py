@@ -19,6 +19,8 @@ from monai_fiqa.api import BUNDLE_PATH_ENV
 from monai_fiqa.bundle_checks import check_bundle
 from monai_fiqa.bundle_dist import BundleInstallError, export_bundle, install_bundle
 
+pytestmark = pytest.mark.slow  # servers, packaging, whole bundles: make test-fast skips it
+
 REPO = Path(__file__).resolve().parents[1]
 NAME = "ctmr_mediqa"  # the smallest shipped bundle
 

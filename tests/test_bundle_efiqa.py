@@ -14,12 +14,15 @@ from scipy import stats
 
 import monai_fiqa
 from monai_fiqa.demo import retina_path
-from monai_fiqa.synth.degrade import DEGRADATIONS, apply_degradation, random_region
+from monai_fiqa.fundus.physics import DEGRADATIONS, apply_degradation, random_region
 from tests.conftest import load_drive
 from tests.helpers import bundle_run
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "fundus_efiqa"
-pytestmark = pytest.mark.skipif(not (BUNDLE / "models" / "model.pt").is_file(), reason="bundle weights not present")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (BUNDLE / "models" / "model.pt").is_file(), reason="bundle weights not present"),
+]
 
 
 @pytest.fixture(scope="module")

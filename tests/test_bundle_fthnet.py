@@ -10,13 +10,16 @@ from PIL import Image
 
 import monai_fiqa
 from monai_fiqa.demo import retina_path
-from monai_fiqa.synth.anatomy import fov_mask
-from monai_fiqa.synth.degrade import DEGRADATIONS, apply_degradation
+from monai_fiqa.fundus.landmarks import fov_mask
+from monai_fiqa.fundus.physics import DEGRADATIONS, apply_degradation
 from tests.conftest import load_drive
 from tests.helpers import bundle_run
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "fundus_fthnet"
-pytestmark = pytest.mark.skipif(not (BUNDLE / "models" / "model.pt").is_file(), reason="bundle weights not present")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (BUNDLE / "models" / "model.pt").is_file(), reason="bundle weights not present"),
+]
 
 
 @pytest.fixture(scope="module")

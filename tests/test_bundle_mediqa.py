@@ -11,13 +11,16 @@ import pytest
 from scipy import stats
 
 import monai_fiqa
+from monai_fiqa.ctmr.artefacts import degrade_slab
 from monai_fiqa.io.volumes import read_volume
-from monai_fiqa.synth.ctmr_artefacts import degrade_slab
 from tests.conftest import DATA
 from tests.helpers import bundle_run
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "ctmr_mediqa"
-pytestmark = pytest.mark.skipif(not (BUNDLE / "models" / "model.pt").is_file(), reason="bundle weights not present")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (BUNDLE / "models" / "model.pt").is_file(), reason="bundle weights not present"),
+]
 
 
 @pytest.fixture(scope="module")

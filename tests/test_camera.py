@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from monai_fiqa.cli import main
-from monai_fiqa.data.quality_csv import read_quality_csv
-from monai_fiqa.engine.data import FundusQualityDataset
-from monai_fiqa.synth import render_fundus
-from monai_fiqa.synth.anatomy import Anatomy
-from monai_fiqa.synth.camera import CAMERA_SHIFT_PROFILES, CameraProfile, random_profile, record, record_pair
+from monai_fiqa.fthnet.dataset import FundusQualityDataset
+from monai_fiqa.fundus.camera import CAMERA_SHIFT_PROFILES, CameraProfile, random_profile, record, record_pair
+from monai_fiqa.fundus.landmarks import Anatomy
+from monai_fiqa.fundus.renderer import render_fundus
+from monai_fiqa.io.quality_csv import read_quality_csv
 
 
 @pytest.fixture(scope="module")

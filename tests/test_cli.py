@@ -6,7 +6,8 @@ import numpy as np
 from PIL import Image
 
 from monai_fiqa.cli import main
-from monai_fiqa.synth.pseudo_mos import grade_from_score
+from monai_fiqa.fundus.pseudo_mos import GRADE_THRESHOLDS
+from monai_fiqa.results import grade_from_score
 
 
 def test_synth_writes_images_masks_csv_and_sheet(tmp_path, capsys):
@@ -21,7 +22,7 @@ def test_synth_writes_images_masks_csv_and_sheet(tmp_path, capsys):
             assert (out / "masks" / f"{r['id']}_{key}.png").is_file()
         mos = float(r["mos"])
         assert 0 <= mos <= 100
-        assert r["grade"] == grade_from_score(mos)
+        assert r["grade"] == grade_from_score(mos, GRADE_THRESHOLDS)
         for kind in filter(None, r["degradations"].split("+")):
             assert r[f"{kind}_severity"] != ""
     sheet = np.asarray(Image.open(out / "contact_sheet.png"))
@@ -34,7 +35,7 @@ def test_synth_writes_images_masks_csv_and_sheet(tmp_path, capsys):
 
 def test_synth_degrades_real_photographs(tmp_path):
     src = tmp_path / "photo.png"
-    from monai_fiqa.synth import render_fundus
+    from monai_fiqa.fundus.renderer import render_fundus
 
     Image.fromarray(render_fundus(1, size=300).image).save(src)
     assert main(["synth", "--n", "2", "--out", str(tmp_path / "r"), "--size", "256", "--images", str(src)]) == 0

@@ -8,9 +8,9 @@ import pydicom
 import pydicom.data as pdd
 import pytest
 
+from monai_fiqa.ctmr.prompts import Prompt, prompt_from_meta
+from monai_fiqa.ctmr.slices import evenly_spaced, select_salient_slices, slice_saliency
 from monai_fiqa.io.volumes import VolumeReadError, read_volume
-from monai_fiqa.transforms.prompts import Prompt, prompt_from_meta
-from monai_fiqa.transforms.slices import evenly_spaced, select_salient_slices, slice_saliency
 
 
 def _nifti(tmp_path, arr, zooms=(1.0, 1.0, 1.0), name="v.nii.gz"):

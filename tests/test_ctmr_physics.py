@@ -8,11 +8,11 @@ import torch
 from skimage.data import shepp_logan_phantom
 from skimage.transform import resize
 
-from monai_fiqa.synth import ct_physics as ct
-from monai_fiqa.synth import mr_physics as mr
-from monai_fiqa.synth.ctmr_artefacts import ARTEFACTS, artefacts_for, degrade_slab, severity_to_physical
-from monai_fiqa.synth.ctmr_dataset import file_source, make_sample, phantom_source, random_fov_crop
-from monai_fiqa.synth.phantom import TISSUES, render_phantom
+from monai_fiqa.ctmr import ct_physics as ct
+from monai_fiqa.ctmr import mr_physics as mr
+from monai_fiqa.ctmr.artefacts import ARTEFACTS, artefacts_for, degrade_slab, severity_to_physical
+from monai_fiqa.ctmr.phantoms import TISSUES, render_phantom
+from monai_fiqa.ctmr.synth_set import file_source, make_sample, phantom_source, random_fov_crop
 from tests.conftest import DATA
 
 VOLUMES = DATA / "volumes"
@@ -81,7 +81,7 @@ def test_slice_thickness_blurs_along_z_only() -> None:
 @pytest.fixture(scope="module")
 def mr_slice() -> np.ndarray:
     ph = render_phantom(7, "head", size=96, depth=4)
-    from monai_fiqa.synth.phantom import phantom_mr
+    from monai_fiqa.ctmr.phantoms import phantom_mr
 
     return phantom_mr(ph, "T1", np.random.default_rng(0))[:, :, 2]
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 from scipy import ndimage as ndi
 
-from monai_fiqa.synth import render_fundus
-from monai_fiqa.synth.degrade import DEGRADATIONS, apply_degradation, random_region
-from monai_fiqa.synth.mix import MixConfig, apply_recipe, sample_recipe
+from monai_fiqa.fundus.mix import MixConfig, apply_recipe, sample_recipe
+from monai_fiqa.fundus.physics import DEGRADATIONS, apply_degradation, random_region
+from monai_fiqa.fundus.renderer import render_fundus
 from monai_fiqa.transforms import FundusDegrade, FundusDegraded, RandFundusQualityMix, RandFundusQualityMixd
 
 

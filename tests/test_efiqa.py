@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from monai_fiqa.engine.efiqa_assessor import EFIQAAssessor, cell_weights, pooled_score
-from monai_fiqa.engine.efiqa_train import VesselMapSet, _patchify
-from monai_fiqa.engine.vuad import (
+from monai_fiqa.efiqa.assessor import EFIQAAssessor, cell_weights, pooled_score
+from monai_fiqa.efiqa.inpainting_prior import (
     CALIBRE_CONTRAST,
     GRID,
     MAP_SIZE,
@@ -19,7 +18,7 @@ from monai_fiqa.engine.vuad import (
     inpaint_cover,
     missing_to_quality,
 )
-from monai_fiqa.networks.efiqa import (
+from monai_fiqa.efiqa.networks import (
     ConvMIM,
     EFIQAAdapter,
     FundusConvEncoder,
@@ -27,9 +26,12 @@ from monai_fiqa.networks.efiqa import (
     PatchFeatureEncoder,
     vessel_inpainter,
 )
+from monai_fiqa.efiqa.train import VesselMapSet, _patchify
+from monai_fiqa.fundus.landmarks import fov_mask
+from monai_fiqa.fundus.renderer import render_fundus
 from monai_fiqa.registry import create_model
-from monai_fiqa.synth.anatomy import fov_mask
-from monai_fiqa.synth.fundus import render_fundus
+
+TH = {"good": 57.0, "usable": 37.0}  # the bundle's thresholds
 
 
 def test_every_pixel_is_masked_in_exactly_one_turn():
@@ -144,7 +146,7 @@ def test_detail_statistics_see_blur_and_separate_darkness_from_lost_contrast():
     dimming the photograph lowers the absolute band energy but keeps the energy relative to brightness."""
     from scipy.ndimage import gaussian_filter
 
-    from monai_fiqa.engine.vessels import to_input
+    from monai_fiqa.efiqa.vessel_segmentation import to_input
 
     photo = render_fundus(3, size=256).image
     blurred = photo.copy()
@@ -166,10 +168,10 @@ def test_detail_statistics_see_blur_and_separate_darkness_from_lost_contrast():
 @pytest.fixture(scope="module")
 def tiny_assessors():
     torch.manual_seed(0)
-    stage2 = EFIQAAssessor(network=create_model("efiqa_adapter_tiny").eval())
+    stage2 = EFIQAAssessor(network=create_model("efiqa_adapter_tiny").eval(), thresholds=TH)
     small = (4, 8, 16)
     seg = create_model("efiqa_vessel_unet", channels=small, num_res_units=0)
-    stage1 = EFIQAAssessor(segmenter=seg, inpainter=vessel_inpainter(small, 0), mode="stage1")
+    stage1 = EFIQAAssessor(segmenter=seg, inpainter=vessel_inpainter(small, 0), mode="stage1", thresholds=TH)
     return stage2, stage1
 
 
@@ -192,7 +194,7 @@ def test_non_fundus_inputs_are_flagged_or_refused(tiny_assessors):
     with pytest.raises(ValueError, match="at least"):
         stage2.assess(np.zeros((32, 32, 3), np.uint8))
     with pytest.raises(ValueError, match="mode"):
-        EFIQAAssessor(mode="stage3")
+        EFIQAAssessor(mode="stage3", thresholds=TH)
 
 
 def test_pooled_score_ignores_cells_outside_the_fov():
@@ -206,7 +208,7 @@ def test_pooled_score_ignores_cells_outside_the_fov():
 
 def test_foveal_prior_empties_the_expectation_at_the_fovea_only():
     """The prior is centred on the rendered fovea (found in the tight search), ~0 there and ~1 a disc away."""
-    from monai_fiqa.engine.vuad import foveal_prior
+    from monai_fiqa.efiqa.inpainting_prior import foveal_prior
 
     s = render_fundus(3, size=256, lesions=False)
     prior, (fr, fc) = foveal_prior(s.image, s.fov_mask)
@@ -219,8 +221,8 @@ def test_foveal_prior_empties_the_expectation_at_the_fovea_only():
 def test_a_dark_region_away_from_the_macula_does_not_move_the_foveal_prior():
     """A dark blob inside the wide landmark band (where the unrestricted finder takes it for the fovea) but outside
     the tight search leaves the prior where it was."""
-    from monai_fiqa.engine.vuad import foveal_prior
-    from monai_fiqa.synth.anatomy import fov_diameter
+    from monai_fiqa.efiqa.inpainting_prior import foveal_prior
+    from monai_fiqa.fundus.landmarks import fov_diameter
 
     s = render_fundus(3, size=256, lesions=False)
     d = fov_diameter(s.fov_mask)
@@ -241,7 +243,7 @@ def test_adapter_set_keeps_to_the_eyes_and_real_share_it_is_given(tmp_path):
     """A validation set of held-out eyes must contain only those eyes; ``real_fraction`` sets the real share."""
     import json
 
-    from monai_fiqa.engine.efiqa_data import build_adapter_set
+    from monai_fiqa.efiqa.data import build_adapter_set
     from tests.conftest import DRIVE
 
     if not (DRIVE / "training" / "images").is_dir():

@@ -7,10 +7,11 @@ from PIL import Image
 from skimage import data
 
 import monai_fiqa
-from monai_fiqa.engine.batch import assess_folder
-from monai_fiqa.engine.fthnet_assessor import FTHNetAssessor
+from monai_fiqa.engine.runners import assess_folder
+from monai_fiqa.fthnet.assessor import FTHNetAssessor
+from monai_fiqa.fundus.pseudo_mos import GRADE_THRESHOLDS
+from monai_fiqa.fundus.renderer import render_fundus
 from monai_fiqa.io.images import ImageReadError
-from monai_fiqa.synth import render_fundus
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,9 @@ def assessor(tmp_path_factory):
     net = monai_fiqa.create_model("fthnet_tiny")
     ckpt = tmp_path_factory.mktemp("ck") / "tiny.pt"
     torch.save(net.state_dict(), ckpt)
-    return FTHNetAssessor(monai_fiqa.create_model("fthnet_tiny"), checkpoint=ckpt, img_size=64)
+    return FTHNetAssessor(
+        monai_fiqa.create_model("fthnet_tiny"), checkpoint=ckpt, img_size=64, thresholds=GRADE_THRESHOLDS
+    )
 
 
 @pytest.fixture(scope="module")

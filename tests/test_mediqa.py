@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from monai_fiqa.cli import main
-from monai_fiqa.engine.mediqa_assessor import MedIQAAssessor
+from monai_fiqa.ctmr.artefacts import ARTEFACT_NAMES
 from monai_fiqa.io.volumes import Volume, VolumeReadError
+from monai_fiqa.mediqa.assessor import MedIQAAssessor
 from monai_fiqa.registry import create_model, model_info
-from monai_fiqa.synth.ctmr_artefacts import ARTEFACT_NAMES
 
 
 def _count(name: str) -> int:
@@ -77,7 +77,9 @@ def test_matrix_condition_and_checkpoints_saved_before_it() -> None:
 @pytest.fixture(scope="module")
 def tiny_assessor() -> MedIQAAssessor:
     torch.manual_seed(0)
-    return MedIQAAssessor(create_model("mediqa_tiny"), img_size=64, min_side=16)
+    return MedIQAAssessor(
+        create_model("mediqa_tiny"), img_size=64, min_side=16, thresholds={"good": 75.0, "usable": 45.0}
+    )
 
 
 def test_assess_volume_and_slice(tiny_assessor: MedIQAAssessor) -> None:
@@ -127,6 +129,7 @@ def test_bad_inputs_raise(tiny_assessor: MedIQAAssessor, arr: np.ndarray, messag
         tiny_assessor.assess(np.random.default_rng(0).uniform(size=(40, 40)), prompt={"modality": "US"})
 
 
+@pytest.mark.slow
 def test_two_stage_training_cli(tmp_path) -> None:
     data = tmp_path / "set"
     assert main(["synth-ctmr", "--n", "12", "--out", str(data), "--size", "64", "--workers", "1"]) == 0
@@ -165,9 +168,9 @@ def test_two_stage_training_cli(tmp_path) -> None:
 
 
 def test_expert_score_csv_for_fine_tuning_and_evaluation(tmp_path, tiny_assessor: MedIQAAssessor) -> None:
-    from monai_fiqa.data.quality_csv import read_score_csv
-    from monai_fiqa.engine.mediqa_train import slice_set_from_csv
-    from monai_fiqa.engine.volume_batch import evaluate_score_csv
+    from monai_fiqa.engine.runners import evaluate_csv
+    from monai_fiqa.io.quality_csv import read_score_csv
+    from monai_fiqa.mediqa.train import slice_set_from_csv
 
     rng = np.random.default_rng(0)
     for i in range(3):
@@ -181,13 +184,13 @@ def test_expert_score_csv_for_fine_tuning_and_evaluation(tmp_path, tiny_assessor
     data = slice_set_from_csv(csv_path, size=64)
     assert len(data) == 15 and set(data.score.tolist()) == {90.0, 60.0, 30.0}
     assert (data.prompt[:, 1] == 2).all()  # MR from the CSV column
-    metrics = evaluate_score_csv(tiny_assessor, csv_path)
+    metrics = evaluate_csv(tiny_assessor, csv_path)
     assert metrics["n"] == 3 and not metrics["errors"] and -1.0 <= metrics["srcc"] <= 1.0
 
 
 def test_synth_ctmr_draws_extra_real_mr_sources(tmp_path) -> None:
     """``--extra-mr`` (a ``fetch-public-mr`` folder) adds real MR sources to the mix, with their own prompts."""
-    from monai_fiqa.transforms.prompts import IMAGE_TYPES
+    from monai_fiqa.ctmr.prompts import IMAGE_TYPES
 
     extra = tmp_path / "extra"
     extra.mkdir()

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from monai_fiqa.synth import render_fundus
-from monai_fiqa.synth.anatomy import Anatomy
-from monai_fiqa.synth.mix import MixConfig, apply_recipe, sample_recipe
-from monai_fiqa.synth.pseudo_mos import pseudo_mos
+from monai_fiqa.fundus.landmarks import Anatomy
+from monai_fiqa.fundus.mix import MixConfig, apply_recipe, sample_recipe
+from monai_fiqa.fundus.pseudo_mos import pseudo_mos
+from monai_fiqa.fundus.renderer import render_fundus
 
 
 def test_training_mix_gives_a_clinical_looking_score_distribution():

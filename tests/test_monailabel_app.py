@@ -21,7 +21,9 @@ import pytest
 from PIL import Image
 
 from monai_fiqa.demo import retina_path
-from tests.helpers import wait_for_http
+from tests.helpers import missing_environment, wait_for_http
+
+pytestmark = pytest.mark.slow  # servers, packaging, whole bundles: make test-fast skips it
 
 REPO = Path(__file__).resolve().parents[1]
 LABEL_BIN = REPO / ".venv-label" / "bin"
@@ -36,7 +38,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     if not (LABEL_BIN / "monailabel").is_file():
-        pytest.fail("the MONAI Label environment is missing: run `make label-env` (make test does)")
+        missing_environment("the MONAI Label environment is missing: run `make label-env` (make test does)")
     studies = tmp_path_factory.mktemp("studies")
     Image.open(retina_path()).resize((400, 400)).save(studies / "eye.png")
     shutil.copy(resources.files("monai_fiqa") / "sample_data" / "prostate_t2.nii.gz", studies / "prostate.nii.gz")

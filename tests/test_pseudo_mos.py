@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 
 from monai_fiqa.demo import retina_path
+from monai_fiqa.fundus.ladder import severity_ladder
+from monai_fiqa.fundus.landmarks import Anatomy, estimate_anatomy
+from monai_fiqa.fundus.physics import DEGRADATIONS
+from monai_fiqa.fundus.pseudo_mos import GRADE_THRESHOLDS, pseudo_mos
+from monai_fiqa.fundus.renderer import render_fundus
+from monai_fiqa.fundus.synth_set import resize_longest
 from monai_fiqa.io.images import read_rgb
-from monai_fiqa.synth import render_fundus
-from monai_fiqa.synth.anatomy import Anatomy, estimate_anatomy
-from monai_fiqa.synth.dataset import resize_longest
-from monai_fiqa.synth.degrade import DEGRADATIONS
-from monai_fiqa.synth.ladder import severity_ladder
-from monai_fiqa.synth.pseudo_mos import GRADE_THRESHOLDS, grade_from_score, pseudo_mos
+from monai_fiqa.results import grade_from_score, require_thresholds
 from tests.conftest import load_drive
 
 SEVERITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -56,7 +57,7 @@ def test_monotone_on_synthetic_with_true_anatomy():
 def test_clean_scores_90_and_anatomy_weighting_matters(drive_test_images):
     from dataclasses import replace
 
-    from monai_fiqa.synth.degrade import apply_degradation
+    from monai_fiqa.fundus.physics import apply_degradation
 
     image, fov = load_drive(drive_test_images[3], size=384)
     anatomy = estimate_anatomy(image, fov)
@@ -75,7 +76,12 @@ def test_clean_scores_90_and_anatomy_weighting_matters(drive_test_images):
 
 
 def test_grades_and_errors():
-    assert grade_from_score(95) == "good" and grade_from_score(50) == "usable" and grade_from_score(10) == "reject"
+    th = GRADE_THRESHOLDS
+    assert [grade_from_score(s, th) for s in (95, 50, 10)] == ["good", "usable", "reject"]
+    with pytest.raises(ValueError, match="required"):
+        require_thresholds(None)
+    with pytest.raises(ValueError, match="usable <= good"):
+        require_thresholds({"good": 40.0, "usable": 60.0})
     s = render_fundus(0, size=128)
     anatomy = Anatomy(s.fov_mask, s.disc_center, s.disc_radius, s.fovea_center, s.vessel_mask)
     with pytest.raises(ValueError, match="differ in shape"):

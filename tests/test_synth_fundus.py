@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from monai_fiqa.fundus.landmarks import estimate_anatomy
 from monai_fiqa.synth import LESION_TYPES, render_fundus
-from monai_fiqa.synth.anatomy import estimate_anatomy
 
 
 def test_same_seed_same_image_different_seed_different_image():

@@ -4,10 +4,10 @@ import numpy as np
 from PIL import Image
 
 from monai_fiqa.data import read_quality_csv
-from monai_fiqa.engine.zoom import window_views, zoom_sample
-from monai_fiqa.synth.dataset import make_labelled_set
-from monai_fiqa.synth.mix import MixConfig
-from monai_fiqa.transforms.fundus import fov_square_box, fundus_to_square
+from monai_fiqa.fthnet.zoom import window_views, zoom_sample
+from monai_fiqa.fundus.mix import MixConfig
+from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square
+from monai_fiqa.fundus.synth_set import make_labelled_set
 
 
 def test_window_labels_are_lower_where_the_regional_degradation_is(tmp_path):

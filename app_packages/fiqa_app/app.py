@@ -17,6 +17,7 @@ from monai.deploy.conditions import CountCondition
 from monai.deploy.core import AppContext, Application, init_app_context
 from monai.deploy.operators import DICOMSeriesSelectorOperator
 
+import monai_fiqa
 from monai_fiqa.api import BUNDLE_PATH_ENV
 from monai_fiqa.deploy.operators import (
     BundleInferenceOperator,
@@ -36,7 +37,7 @@ class FundusCTMRQualityApp(Application):
 
     name = "monai-fiqa"
     description = "Image quality (score, grade, quality map) for fundus photographs and CT/MR series"
-    version = "0.1.0"
+    version = monai_fiqa.__version__
 
     def compose(self) -> None:
         ctx: AppContext = init_app_context(sys.argv)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monai_fiqa.data.quality_csv import (
+from monai_fiqa.io.quality_csv import (
     EYEQ_LEVEL_MOS,
     QualityRecord,
     ScoreRow,

@@ -14,8 +14,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from monai_fiqa.deploy.pipeline import ModelRun, WorkItem
-from monai_fiqa.engine.volume_batch import slice_montage
+from monai_fiqa.ctmr.preview import slice_montage
+from monai_fiqa.deploy.items import ModelRun, WorkItem
 from monai_fiqa.io.dicom_writers import WriterIdentity, quality_sc, quality_seg, quality_sr
 from monai_fiqa.viz import contact_sheet, overlay_map, save_png
 

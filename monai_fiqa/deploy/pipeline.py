@@ -13,20 +13,18 @@ installed one is run.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pydicom
 
-from monai_fiqa.api import BundleNotFoundError, QualityResult, available_bundles, load
+from monai_fiqa.api import BundleNotFoundError, available_bundles, load
+from monai_fiqa.deploy.items import ModelRun, WorkItem
+from monai_fiqa.deploy.outputs import write_run_outputs
 from monai_fiqa.io.images import ImageReadError, read_rgb, to_rgb_uint8
-from monai_fiqa.io.volumes import Volume, VolumeReadError, read_volume, volume_from_datasets
+from monai_fiqa.io.volumes import VolumeReadError, read_volume, volume_from_datasets
 
 __all__ = [
     "FAMILY_BUNDLES",
@@ -45,87 +43,6 @@ __all__ = [
 FAMILY_BUNDLES = {"fundus": ("fundus_fthnet", "fundus_efiqa"), "ctmr": ("ctmr_mediqa",)}
 FUNDUS_MODALITIES = ("OP", "XC", "SC", "OT")
 _BAD_INPUT = (ImageReadError, VolumeReadError, ValueError)
-
-
-@dataclass
-class ModelRun:
-    """One bundle's result on one item and the files written from it."""
-
-    bundle: str
-    version: str
-    result: QualityResult | None = None
-    error: str | None = None
-    outputs: list[str] = field(default_factory=list)
-    preview: str | None = None  # PNG (overlay or montage), relative to the output folder
-    seconds: float = 0.0
-
-
-@dataclass
-class WorkItem:
-    """One series or file and everything learned about it.
-
-    Attributes:
-        key: what reports call it (modality, series number and description, or the file path; no patient data).
-        kind: "dicom", "photo" or "nifti".
-        datasets: the series' instances (DICOM).
-        path: the file (photo, NIfTI) or the series' first file.
-        modality: DICOM Modality, or what the file kind implies.
-        family: "fundus" or "ctmr" once routed; None when unsupported.
-        status: "pending", "done", "failed" or "unsupported".
-        error: why it failed or is unsupported.
-        image: loaded (H, W, 3) uint8 photograph (fundus).
-        volume: loaded volume (CT/MR); ``sources`` the instances in its z order.
-        runs: one :class:`ModelRun` per bundle.
-    """
-
-    key: str
-    kind: str
-    datasets: list[pydicom.Dataset] = field(default_factory=list)
-    path: Path | None = None
-    modality: str = ""
-    family: str | None = None
-    status: str = "pending"
-    error: str | None = None
-    image: np.ndarray | None = None
-    volume: Volume | None = None
-    sources: list[pydicom.Dataset] = field(default_factory=list)
-    runs: list[ModelRun] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def slug(self) -> str:
-        """A file-system-safe name for this item's outputs, unique within a run."""
-        base = re.sub(r"[^A-Za-z0-9]+", "_", self.key.split(" (")[0]).strip("_")[:48]
-        ident = self.datasets[0].get("SeriesInstanceUID", "") if self.datasets else str(self.path)
-        return f"{base}_{hashlib.sha1(str(ident).encode()).hexdigest()[:8]}"
-
-    def fail(self, status: str, reason: str) -> None:
-        self.status, self.error = status, reason
-
-    def summary(self) -> dict[str, Any]:
-        """JSON view for the run report."""
-        return {
-            "item": self.key,
-            "kind": self.kind,
-            "modality": self.modality,
-            "instances": len(self.datasets),
-            "route": self.family,
-            "status": self.status,
-            "error": self.error,
-            "seconds": round(self.seconds, 3),
-            "models": [
-                {
-                    "bundle": r.bundle,
-                    "version": r.version,
-                    "error": r.error,
-                    "outputs": r.outputs,
-                    "preview": r.preview,
-                    "seconds": round(r.seconds, 3),
-                    **(r.result.to_dict() if r.result is not None else {}),
-                }
-                for r in self.runs
-            ],
-        }
 
 
 def _series_key(ds: pydicom.Dataset, n: int) -> str:
@@ -250,8 +167,6 @@ def assess_item(item: WorkItem, pool: ModelPool) -> WorkItem:
 
 def write_item(item: WorkItem, out: Path) -> WorkItem:
     """Write each successful run's outputs (see :mod:`monai_fiqa.deploy.outputs`) and mark the item done."""
-    from monai_fiqa.deploy.outputs import write_run_outputs
-
     if item.status != "pending":
         return item
     for run in item.runs:

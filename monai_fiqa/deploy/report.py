@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from monai_fiqa.deploy.pipeline import WorkItem
+from monai_fiqa.deploy.items import WorkItem
 
 __all__ = ["EXIT_CODES", "exit_code_of", "overall_status", "summary_lines", "write_reports"]
 

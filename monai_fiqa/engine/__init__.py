@@ -1,8 +1,7 @@
-"""Training and evaluation loops."""
+"""The generic engine: training loop, checkpoint loading, folder runner and CSV evaluator, weight averaging."""
 
 from __future__ import annotations
 
-from monai_fiqa.engine.data import FundusQualityDataset, normalise
 from monai_fiqa.engine.trainer import TrainConfig, evaluate_model, train
 
-__all__ = ["FundusQualityDataset", "TrainConfig", "evaluate_model", "normalise", "train"]
+__all__ = ["TrainConfig", "evaluate_model", "train"]

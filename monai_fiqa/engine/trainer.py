@@ -11,7 +11,7 @@ import copy
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from monai_fiqa.engine.data import FundusQualityDataset
+from monai_fiqa.engine.checkpoints import load_weights
 from monai_fiqa.metrics.functional import plcc, rmse, srcc
 from monai_fiqa.registry import create_model
 
@@ -100,8 +100,8 @@ def train_step(
 
 
 @torch.no_grad()
-def evaluate_model(model: torch.nn.Module, data: FundusQualityDataset, batch_size: int = 16) -> dict[str, float]:
-    """SRCC / PLCC / RMSE (MOS scale) of a model on a dataset (whole images, no augmentation)."""
+def evaluate_model(model: torch.nn.Module, data: torch.utils.data.Dataset, batch_size: int = 16) -> dict[str, float]:
+    """SRCC / PLCC / RMSE (MOS scale) of a model on a dataset of (image, MOS / 100, ...) items with ``targets``."""
     model.eval()
     preds = []
     for x, *_ in DataLoader(data, batch_size=batch_size, shuffle=False):
@@ -113,12 +113,8 @@ def evaluate_model(model: torch.nn.Module, data: FundusQualityDataset, batch_siz
 
 def _load_init(model: torch.nn.Module, init: str | Path) -> None:
     """Load starting weights; a head the weights lack (e.g. FTHNet's severity head) starts from its initialisation."""
-    state = torch.load(init, map_location="cpu", weights_only=True)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    heads = tuple(name for name, _ in model.named_children() if name.endswith("_head"))
-    bad_missing = [k for k in missing if not k.startswith(heads)] if heads else list(missing)
-    if unexpected or bad_missing:
-        raise RuntimeError(f"{init}: weights do not fit the network (missing {bad_missing}, unexpected {unexpected})")
+    heads = tuple(f"{name}." for name, _ in model.named_children() if name.endswith("_head"))
+    load_weights(model, init, optional_prefixes=heads)
 
 
 def _save(path: Path, payload: dict) -> None:
@@ -185,75 +181,107 @@ def train(
         The history dict (also in ``history.json``).
     """
     torch.set_num_threads(cfg.threads)
-    root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     model = model if model is not None else create_model(cfg.model, img_size=cfg.img_size)
     evaluate = evaluate or (lambda m, data: evaluate_model(m, data, cfg.batch_size))
     if init is not None:
         _load_init(model, init)
-    ema = copy.deepcopy(model)
-    opt = make_optimizer(model, cfg)
-    history: dict = {"config": asdict(cfg), "val": [], "loss": []}
-    step, best = 0, -1.0
-    last = root / "last.pt"
-    if resume and last.is_file():
-        ck = torch.load(last, map_location="cpu", weights_only=True)
-        model.load_state_dict(ck["model"])
-        ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["optimizer"])
-        step, best = int(ck["step"]), float(ck.get("best", ck.get("best_srcc", -1.0)))
-        history = json.loads((root / "history.json").read_text()) if (root / "history.json").is_file() else history
-        if hasattr(train_data, "rng"):
-            train_data.rng = np.random.default_rng(cfg.seed + step)
-    (root / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    run = _Run.start(Path(out), model, cfg, resume)
+    if resume and hasattr(train_data, "rng"):  # a resumed run draws new augmentations, not the same ones again
+        train_data.rng = np.random.default_rng(cfg.seed + run.step)
     loader = DataLoader(
         train_data,
         batch_size=cfg.batch_size,
         shuffle=True,
         drop_last=True,
-        generator=torch.Generator().manual_seed(cfg.seed + step),
+        generator=torch.Generator().manual_seed(cfg.seed + run.step),
     )
     step_loss = training_step_loss(compute_loss, cfg.precision, cfg.compile)
     start = time.time()
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.model}", unit="step")
+    bar = tqdm(total=cfg.steps, initial=run.step, desc=f"train {cfg.model}", unit="step")
     running: list[float] = []
     timed_out = False
-    while step < cfg.steps and not timed_out:
+    while run.step < cfg.steps and not timed_out:
         for batch in loader:
-            loss = train_step(model, ema, opt, step_loss, batch, step, cfg)
-            step += 1
+            loss = train_step(run.model, run.ema, run.opt, step_loss, batch, run.step, cfg)
+            run.step += 1
             running.append(loss.item())
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}")
-            if step % 25 == 0:
-                history["loss"].append([step, float(np.mean(running[-25:]))])
-            if val_data is not None and (step % cfg.val_every == 0 or step == cfg.steps):
-                metrics = {"step": step, **evaluate(ema, val_data)}
-                history["val"].append(metrics)
-                bar.write(f"step {step}: val {metrics}")
-                if cfg.keep_val_weights:  # for selection by a criterion the loop does not compute (ladders)
-                    _save(root / f"val_step{step}.pt", ema.state_dict())
-                if metrics[select] > best or not (root / "best_model.pt").is_file():  # NaN on a tiny set
-                    best = metrics[select] if np.isfinite(metrics[select]) else best
-                    _save(root / "best_model.pt", ema.state_dict())
+            if run.step % 25 == 0:
+                run.history["loss"].append([run.step, float(np.mean(running[-25:]))])
+            if val_data is not None and (run.step % cfg.val_every == 0 or run.step == cfg.steps):
+                bar.write(f"step {run.step}: val {run.validate(evaluate, val_data, select)}")
             timed_out = max_minutes is not None and time.time() - start > 60 * max_minutes
-            if step % cfg.ckpt_every == 0 or step == cfg.steps or timed_out:
-                _save(
-                    last,
-                    {
-                        "model": model.state_dict(),
-                        "ema": ema.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "step": step,
-                        "best": best,
-                    },
-                )
-                (root / "history.json").write_text(json.dumps(history, indent=1))
-            if step >= cfg.steps or timed_out:
+            if run.step % cfg.ckpt_every == 0 or run.step == cfg.steps or timed_out:
+                run.checkpoint()
+            if run.step >= cfg.steps or timed_out:
                 break
     bar.close()
     if val_data is None:
-        _save(root / "best_model.pt", ema.state_dict())
-    (root / "history.json").write_text(json.dumps(history, indent=1))
-    return history
+        _save(run.root / "best_model.pt", run.ema.state_dict())
+    run.write_history()
+    return run.history
+
+
+@dataclass
+class _Run:
+    """The state of one training run and how it is saved: ``last.pt`` (resumable), ``best_model.pt``, history."""
+
+    root: Path
+    cfg: TrainConfig
+    model: torch.nn.Module
+    ema: torch.nn.Module
+    opt: torch.optim.Optimizer
+    step: int = 0
+    best: float = -1.0
+    history: dict = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, root: Path, model: torch.nn.Module, cfg: TrainConfig, resume: bool) -> _Run:
+        """A new run, or the one in ``root/last.pt`` when resuming (weights, EMA, optimiser, step, best)."""
+        root.mkdir(parents=True, exist_ok=True)
+        run = cls(root, cfg, model, copy.deepcopy(model), make_optimizer(model, cfg))
+        run.history = {"config": asdict(cfg), "val": [], "loss": []}
+        last = root / "last.pt"
+        if resume and last.is_file():
+            ck = torch.load(last, map_location="cpu", weights_only=True)
+            run.model.load_state_dict(ck["model"])
+            run.ema.load_state_dict(ck["ema"])
+            run.opt.load_state_dict(ck["optimizer"])
+            run.step, run.best = int(ck["step"]), float(ck.get("best", ck.get("best_srcc", -1.0)))
+            if (root / "history.json").is_file():
+                run.history = json.loads((root / "history.json").read_text())
+        (root / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        return run
+
+    def validate(
+        self,
+        evaluate: Callable[[torch.nn.Module, torch.utils.data.Dataset], dict[str, float]],
+        val_data: torch.utils.data.Dataset,
+        select: str,
+    ) -> dict[str, float]:
+        """Evaluate the EMA weights; keep them as ``best_model.pt`` when ``select`` improved."""
+        metrics = {"step": self.step, **evaluate(self.ema, val_data)}
+        self.history["val"].append(metrics)
+        if self.cfg.keep_val_weights:  # for selection by a criterion the loop does not compute (ladders)
+            _save(self.root / f"val_step{self.step}.pt", self.ema.state_dict())
+        if metrics[select] > self.best or not (self.root / "best_model.pt").is_file():  # NaN on a tiny set
+            self.best = metrics[select] if np.isfinite(metrics[select]) else self.best
+            _save(self.root / "best_model.pt", self.ema.state_dict())
+        return metrics
+
+    def checkpoint(self) -> None:
+        """Write ``last.pt`` (atomically) and the history."""
+        state = {
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "step": self.step,
+            "best": self.best,
+        }
+        _save(self.root / "last.pt", state)
+        self.write_history()
+
+    def write_history(self) -> None:
+        (self.root / "history.json").write_text(json.dumps(self.history, indent=1))

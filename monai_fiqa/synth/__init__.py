@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from monai_fiqa.synth.fundus import LESION_TYPES, FundusSample, render_fundus
+from monai_fiqa.fundus.renderer import LESION_TYPES, FundusSample, render_fundus
 
 __all__ = ["LESION_TYPES", "FundusSample", "render_fundus"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monai_fiqa.transforms.degradation import (
+from monai_fiqa.fundus.transforms import (
     FundusDegrade,
     FundusDegraded,
     RandFundusQualityMix,

@@ -22,6 +22,7 @@ import torch
 from monai_fiqa.api import BUNDLE_PATH_ENV
 from monai_fiqa.deploy.sample_study import make_sample_study
 from monai_fiqa.registry import create_model, model_info
+from tests.helpers import missing_environment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,7 +78,7 @@ def dciodvfy_errors(path: Path) -> list[str]:
     """The ``Error`` lines dciodvfy (Debian dicom3tools) prints for a file."""
     exe = shutil.which("dciodvfy")
     if exe is None:
-        pytest.fail("dciodvfy not installed: `make test` installs Debian's dicom3tools")
+        missing_environment("dciodvfy not installed: `make test` installs Debian's dicom3tools")
     out = subprocess.run([exe, str(path)], capture_output=True, text=True, timeout=60)
     return [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("Error")]
 

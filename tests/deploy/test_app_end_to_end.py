@@ -13,6 +13,9 @@ import pytest
 
 from monai_fiqa.api import BUNDLE_PATH_ENV
 from tests.deploy.conftest import REPO, dciodvfy_errors, run_app, sr_values
+from tests.helpers import missing_environment
+
+pytestmark = pytest.mark.slow  # servers, packaging, whole bundles: make test-fast skips it
 
 FAMILY_OF = {"OP": "fundus", "CT": "ctmr", "MR": "ctmr"}
 
@@ -95,7 +98,7 @@ def test_report_renders_every_series_in_chromium(study_run, tmp_path):
     _, out, expected = study_run
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        pytest.fail("chromium not installed: `make test` installs Debian's chromium")
+        missing_environment("chromium not installed: `make test` installs Debian's chromium")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
     flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
     flags += [f"--user-data-dir={tmp_path / 'profile'}"]

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import missing_environment
+
+pytestmark = pytest.mark.slow  # servers, packaging, whole bundles: make test-fast skips it
+
 REPO = Path(__file__).resolve().parents[2]
 HOLOSCAN = REPO / ".venv-map" / "bin" / "holoscan"
 APP = REPO / "app_packages" / "fiqa_app"
@@ -23,7 +27,7 @@ def _block(log: str, name: str) -> str:
 
 def test_packager_builds_the_map_context(tmp_path):
     if not HOLOSCAN.is_file():
-        pytest.fail("the MAP packager venv is missing: `make setup` creates .venv-map")
+        missing_environment("the MAP packager venv is missing: `make setup` creates .venv-map")
     cmd = [str(HOLOSCAN), "package", str(APP), "-c", str(APP / "app.yaml"), "-t", "monai-fiqa-app:0.1.0"]
     cmd += ["--platform", "x86_64", "-m", str(REPO / "bundles"), "--output", str(tmp_path)]
     cmd += ["--source", str(APP / "map_artifacts.json"), "--sdk-version", "4.6.0", "-l", "DEBUG"]

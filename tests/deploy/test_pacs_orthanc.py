@@ -16,7 +16,9 @@ import pytest
 from monai_fiqa.api import BUNDLE_PATH_ENV
 from monai_fiqa.deploy.pacs import PacsDestination, find_series, parse_destination, store_outputs
 from tests.deploy.conftest import run_app
-from tests.helpers import wait_for_http
+from tests.helpers import missing_environment, wait_for_http
+
+pytestmark = pytest.mark.slow  # servers, packaging, whole bundles: make test-fast skips it
 
 
 def _free_port() -> int:
@@ -29,7 +31,7 @@ def _free_port() -> int:
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PacsDestination]:
     exe = shutil.which("Orthanc")
     if exe is None:
-        pytest.fail("Orthanc not installed: `make test` installs Debian's orthanc")
+        missing_environment("Orthanc not installed: `make test` installs Debian's orthanc")
     root = tmp_path_factory.mktemp("orthanc")
     http, dicom = _free_port(), _free_port()
     cfg = {

@@ -1,0 +1,130 @@
+"""Build a MedIQA training set on disk: simulated acquisitions of phantoms and real training volumes.
+
+Layout of ``out/``: ``images.npy`` (N, 2, S, S) float16 network inputs; ``targets.npz`` with ``score`` (N,),
+``severity`` / ``severity_mask`` (N, n_artefacts), ``prompt`` (N, 4), ``matrix`` (N,) acquired in-plane matrix;
+``manifest.json`` with the sources, seeds and the command, so the set can be rebuilt exactly.  Work is split over
+processes by sample index; sample ``i`` depends only on ``(seed, i)``, so the result does not depend on the number
+of workers.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from monai_fiqa.ctmr.preprocessing import INPUT_SIZE
+from monai_fiqa.ctmr.public_mr import SOURCES_FILE
+from monai_fiqa.ctmr.synth_set import CTMRSource, file_source, make_sample, phantom_source
+
+__all__ = ["TRAIN_VOLUMES", "build_ctmr_set", "extra_sources"]
+
+# Real training volumes (file name in the volumes folder -> modality, anatomy, image type).  CT_AVM and the
+# prostate T2 series, and every pydicom CT/MR slice, are held out for evaluation.
+TRAIN_VOLUMES = {
+    "MR_Gd.nii.gz": ("MR", "head", "mr_t1"),
+    "prostate_dwi.nii.gz": ("MR", "pelvis", "mr_dwi"),
+}
+_N_PHANTOMS = 48
+_MIX = (("ct_phantom", 0.5), ("mr_phantom", 0.25), ("mr_real", 0.25))
+# with extra real MR sources (``public_mr``): more of the MR share is real, and half of it goes to the extras
+_MIX_EXTRA = (("ct_phantom", 0.5), ("mr_phantom", 0.15), ("mr_real", 0.35))
+_REAL_P = (0.7, 0.3)
+_REAL_P_EXTRA = (0.35, 0.15)
+
+
+@cache
+def _phantom(i: int, modality: str) -> CTMRSource:
+    return phantom_source(1000 + i, modality)
+
+
+def extra_sources(extra_dir: str | Path) -> dict[str, tuple[str, str, str]]:
+    """File -> (modality, anatomy, image type) of a folder written by ``public_mr.fetch_public_mr``."""
+    return {k: tuple(v) for k, v in json.loads((Path(extra_dir) / SOURCES_FILE).read_text()).items()}
+
+
+@cache
+def _real(volumes_dir: str, extra_dir: str) -> tuple[tuple[CTMRSource, ...], tuple[float, ...]]:
+    """The real MR sources and their sampling probabilities (the extras share what the training volumes leave)."""
+    srcs = [file_source(Path(volumes_dir) / name, *info) for name, info in TRAIN_VOLUMES.items()]
+    if not extra_dir:
+        return tuple(srcs), _REAL_P
+    extra = [file_source(Path(extra_dir) / name, *info) for name, info in extra_sources(extra_dir).items()]
+    share = (1.0 - sum(_REAL_P_EXTRA)) / len(extra)
+    return tuple(srcs + extra), (*_REAL_P_EXTRA, *[share] * len(extra))
+
+
+def _one(args: tuple[int, int, str, str, int, float, float, float]) -> dict:
+    seed, i, volumes_dir, extra_dir, size, rescale_prob, crop_prob, noise_floor_prob = args
+    rng = np.random.default_rng([seed, i])
+    mix = _MIX_EXTRA if extra_dir else _MIX
+    kind = rng.choice([k for k, _ in mix], p=[p for _, p in mix])
+    if kind == "mr_real":
+        real, p = _real(volumes_dir, extra_dir)
+        src = real[int(rng.choice(len(real), p=p))]
+    else:
+        src = _phantom(int(rng.integers(_N_PHANTOMS)), "CT" if kind == "ct_phantom" else "MR")
+    return make_sample(
+        src, rng, size=size, rescale_prob=rescale_prob, crop_prob=crop_prob, noise_floor_prob=noise_floor_prob
+    )
+
+
+def build_ctmr_set(
+    out: str | Path,
+    n: int,
+    seed: int,
+    volumes_dir: str | Path,
+    size: int = INPUT_SIZE,
+    workers: int = 2,
+    rescale_prob: float = 0.0,
+    crop_prob: float = 0.0,
+    noise_floor_prob: float = 0.0,
+    extra_dir: str | Path | None = None,
+) -> Path:
+    """Write ``n`` samples to ``out`` (see the module docstring) and return the folder.
+
+    ``rescale_prob``: share of samples whose source is first resampled to a 48-320 px matrix; ``crop_prob``: share
+    first cut to a random small field of view; ``noise_floor_prob``: share of MR phantom samples whose clean
+    acquisition gets a thermal noise floor first (see ``make_sample``); ``extra_dir``: a folder of extra real MR
+    sources (``public_mr.fetch_public_mr``), which then get half of a larger real-MR share (``_MIX_EXTRA``).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    extra = str(extra_dir) if extra_dir else ""
+    jobs = [(seed, i, str(volumes_dir), extra, size, rescale_prob, crop_prob, noise_floor_prob) for i in range(n)]
+    images = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.float16, shape=(n, 2, size, size))
+    keys = ("score", "severity", "severity_mask", "prompt", "matrix")
+    targets: dict[str, list] = {k: [] for k in keys}
+    # "spawn": a forked child of a process that already ran torch can deadlock in OpenMP
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) if workers > 1 else None
+    with pool or nullcontext():
+        samples = pool.map(_one, jobs, chunksize=16) if pool else map(_one, jobs)
+        for i, sample in enumerate(samples):
+            images[i] = sample["image"].astype(np.float16)
+            for k in keys:
+                targets[k].append(sample[k])
+            if (i + 1) % 500 == 0:
+                print(f"{i + 1}/{n} samples", flush=True)
+    images.flush()
+    np.savez(out / "targets.npz", **{k: np.asarray(v) for k, v in targets.items()})
+    manifest = {
+        "n": n,
+        "seed": seed,
+        "size": size,
+        "rescale_prob": rescale_prob,
+        "crop_prob": crop_prob,
+        "noise_floor_prob": noise_floor_prob,
+        "mix": dict(_MIX_EXTRA if extra else _MIX),
+        "phantom_seeds": [1000, 1000 + _N_PHANTOMS],
+        "real_volumes": TRAIN_VOLUMES,
+        "extra_mr": extra_sources(extra) if extra else {},
+        "command": " ".join(sys.argv),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return out

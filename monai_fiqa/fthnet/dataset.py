@@ -1,0 +1,150 @@
+"""In-memory fundus quality dataset for training and evaluation (MOS and, for synth sets, per-kind severities).
+
+Why in memory: a few thousand photographs at ~400 px fit easily (~0.5 MB each), and decoding PNGs every epoch would
+cost more CPU than the model on this two-core machine.  Images are FOV-cropped and squared once
+(:func:`monai_fiqa.fundus.preprocessing.fundus_to_square`), then randomly cropped and flipped per sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from monai_fiqa.fthnet.zoom import zoom_sample
+from monai_fiqa.fundus.preprocessing import fundus_to_square
+from monai_fiqa.io.images import read_rgb
+from monai_fiqa.io.quality_csv import QualityRecord
+
+__all__ = ["FundusQualityDataset", "normalise", "severity_targets"]
+
+_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+
+
+def normalise(square_hwc: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float32 normalised with ImageNet statistics (the registry's mean/std)."""
+    x = torch.from_numpy(np.array(square_hwc, dtype=np.uint8)).permute(2, 0, 1).float() / 255.0  # own, writable copy
+    return (x - _MEAN) / _STD
+
+
+def _region_share(record: QualityRecord) -> float:
+    """Share of the field of view inside the degraded regions of a synth-set row (1 when the masks are missing)."""
+    row = record.row
+    base = row.get("_csv_dir", "")
+    try:
+        fov = np.asarray(Image.open(f"{base}/masks/{row['id']}_fov.png")) > 127
+        region = np.asarray(Image.open(f"{base}/masks/{row['id']}_region.png")) > 127
+    except (OSError, KeyError):
+        return 1.0
+    return float((region & fov).sum() / max(1, fov.sum()))
+
+
+def severity_targets(record: QualityRecord, kinds: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-kind severity targets of a row: (targets, weights, regional), each of length ``len(kinds)``.
+
+    A ``monai-fiqa synth`` row knows every kind's severity (absent kinds are 0, weight 1).  A regional step counts
+    with the share of the field of view it covers, so the head reads "how much of this kind is in the photograph";
+    the set stores only the union of the degraded regions, and a global step's region is the whole field, so that
+    share is known only when every step of the row is regional (otherwise the regional kinds get weight 0).  Rows
+    of a site's CSV know no severity (all weights 0).
+    """
+    row = record.row
+    targets = np.zeros(len(kinds), dtype=np.float32)
+    if "degradations" not in row:
+        return targets, np.zeros(len(kinds), dtype=np.float32), np.zeros(len(kinds), dtype=bool)
+    steps = [k for k in kinds if row.get(f"{k}_severity")]
+    regional = np.array([row.get(f"{k}_regional") == "1" for k in kinds])
+    all_regional = all(row.get(f"{k}_regional") == "1" for k in steps)
+    share = _region_share(record) if regional.any() and all_regional else 1.0
+    weights = np.ones(len(kinds), dtype=np.float32)
+    for j, kind in enumerate(kinds):
+        if kind not in steps:
+            continue
+        if regional[j] and not all_regional:
+            weights[j] = 0.0
+        targets[j] = float(row[f"{kind}_severity"]) * (share if regional[j] else 1.0)
+    return targets, weights, regional
+
+
+class FundusQualityDataset(Dataset):
+    """(image, MOS / 100) pairs, or (image, MOS / 100, severities, severity weight) with ``severity_kinds``.
+
+    Args:
+        records: labelled images.
+        img_size: network input side.
+        train: random crop (from a 6 % larger square) and flips; otherwise the whole square at ``img_size``.
+        seed: seed of the augmentation generator (so a resumed run does not replay the same crops).
+        zoom_prob: share of training samples shown as a zoomed window with its local pseudo-MOS
+            (:mod:`monai_fiqa.fthnet.zoom`; only rows of ``monai-fiqa synth`` sets have one).
+        severity_kinds: degradation kinds whose severities are returned (for the auxiliary head); a zoomed window
+            of a regionally degraded photograph gets weight 0 for the regional kinds (the window's own share of the
+            region is unknown).
+    """
+
+    def __init__(
+        self,
+        records: Sequence[QualityRecord],
+        img_size: int,
+        train: bool,
+        seed: int = 0,
+        zoom_prob: float = 0.0,
+        severity_kinds: Sequence[str] = (),
+    ) -> None:
+        self.records = list(records)
+        self.img_size, self.train = img_size, train
+        self.load_size = int(round(img_size * 1.0625)) if train else img_size
+        self.images = [
+            fundus_to_square(read_rgb(r.path)[0], self.load_size)
+            for r in tqdm(self.records, desc="load", unit="img", leave=False)
+        ]
+        self.targets = torch.tensor([r.mos / 100.0 for r in self.records], dtype=torch.float32)
+        self.severity_kinds = tuple(severity_kinds)
+        self.severities = [severity_targets(r, self.severity_kinds) for r in self.records] if severity_kinds else []
+        self.rng = np.random.default_rng(seed)
+        self.zoom_prob = zoom_prob
+        self.zoom: list[tuple[np.ndarray, float] | None] = []
+        if train and zoom_prob > 0:
+            windows = np.random.default_rng(seed + 1).integers(0, 9, len(self.records))
+            self.zoom = [
+                zoom_sample(r, img_size, int(w))
+                for r, w in tqdm(
+                    zip(self.records, windows, strict=True),
+                    total=len(self.records),
+                    desc="zoom views",
+                    unit="img",
+                    leave=False,
+                )
+            ]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def _with_severities(self, i: int, x: torch.Tensor, y: torch.Tensor, zoomed: bool) -> tuple[torch.Tensor, ...]:
+        if not self.severity_kinds:
+            return x, y
+        targets, weights, regional = self.severities[i]
+        if zoomed:
+            weights = np.where(regional, 0.0, weights).astype(np.float32)
+        return x, y, torch.from_numpy(targets), torch.from_numpy(weights)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+        if self.zoom and self.zoom[i] is not None and self.rng.random() < self.zoom_prob:
+            img, mos = self.zoom[i]
+            if self.rng.random() < 0.5:
+                img = img[:, ::-1]
+            return self._with_severities(i, normalise(img), torch.tensor([mos / 100.0], dtype=torch.float32), True)
+        img = self.images[i]
+        if self.train:
+            m = self.load_size - self.img_size
+            r, c = self.rng.integers(0, m + 1, 2)
+            img = img[r : r + self.img_size, c : c + self.img_size]
+            if self.rng.random() < 0.5:
+                img = img[:, ::-1]
+            if self.rng.random() < 0.5:
+                img = img[::-1]
+        return self._with_severities(i, normalise(img), self.targets[i : i + 1], False)

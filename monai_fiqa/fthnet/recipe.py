@@ -1,0 +1,89 @@
+"""One-call training from CSVs, shared by ``monai-fiqa train`` and the bundles' ``train.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from monai_fiqa.engine.trainer import TrainConfig, train
+from monai_fiqa.fthnet.dataset import FundusQualityDataset
+from monai_fiqa.fundus.physics import DEGRADATIONS
+from monai_fiqa.io.quality_csv import read_quality_csv, split_by_source
+from monai_fiqa.registry import create_model
+
+__all__ = ["fthnet_loss", "train_from_csvs"]
+
+
+def fthnet_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...], severity_weight: float) -> torch.Tensor:
+    """SmoothL1 on MOS / 100, plus ``severity_weight`` x SmoothL1 on the known per-kind severities.
+
+    The batch is (images, MOS / 100[, severities, weights]); the severity term is the weighted mean over the
+    (row, kind) pairs whose severity is known (synth rows; a site's CSV has none).
+    """
+    x, y = batch[:2]
+    if len(batch) < 4 or getattr(model, "severity_head", None) is None:
+        return torch.nn.functional.smooth_l1_loss(model(x).float(), y, beta=0.05)
+    score, severities = model.score_and_severities(x)
+    loss = torch.nn.functional.smooth_l1_loss(score.float(), y, beta=0.05)
+    targets, weights = batch[2], batch[3]
+    per_item = torch.nn.functional.smooth_l1_loss(severities.float(), targets, beta=0.05, reduction="none")
+    return loss + severity_weight * (per_item * weights).sum() / weights.sum().clamp_min(1.0)
+
+
+def train_from_csvs(
+    csvs: Sequence[str | Path],
+    out: str | Path,
+    config: TrainConfig,
+    val_fraction: float = 0.1,
+    folds: int = 0,
+    fold: int = 0,
+    resume: bool = False,
+    max_minutes: float | None = None,
+    init: str | Path | None = None,
+) -> dict:
+    """Read the CSVs, split by source, build datasets and train.
+
+    Args:
+        csvs: FQS/EyeQ-style or ``monai-fiqa synth`` CSVs.
+        out: run folder.
+        config: hyper-parameters.
+        val_fraction: share of sources held out for validation (ignored with ``folds``).
+        folds: use the paper's k-fold protocol (80/15/5 of sources per fold) when > 0.
+        fold: which fold.
+        resume: continue from ``out/last.pt``.
+        max_minutes: wall-time budget.
+        init: weights to start from (fine-tuning).
+
+    Returns:
+        Training history, with the split sizes under ``split``.
+    """
+    records = [r for c in csvs for r in read_quality_csv(c)]
+    if not records:
+        raise ValueError("no labelled images in the given CSVs")
+    if folds:
+        train_r, val_r, test_r = split_by_source(records, (0.8, 0.15, 0.05), seed=config.seed, fold=fold)
+    else:
+        train_r, val_r = split_by_source(records, (1 - val_fraction, val_fraction), seed=config.seed)
+        test_r = []
+    print(f"{len(records)} images: train {len(train_r)}, val {len(val_r)}, test {len(test_r)} (split by source)")
+    kinds = tuple(DEGRADATIONS) if config.severity_weight > 0 else ()
+    model = create_model(config.model, img_size=config.img_size, severity_kinds=kinds)
+    train_ds = FundusQualityDataset(
+        train_r, config.img_size, train=True, seed=config.seed, zoom_prob=config.zoom_prob, severity_kinds=kinds
+    )
+    val_ds = FundusQualityDataset(val_r, config.img_size, train=False) if val_r else None
+    history = train(
+        train_ds,
+        val_ds,
+        out,
+        config,
+        resume=resume,
+        max_minutes=max_minutes,
+        init=init,
+        model=model,
+        compute_loss=lambda m, b: fthnet_loss(m, b, config.severity_weight),
+    )
+    history["split"] = {"train": len(train_r), "val": len(val_r), "test": [str(r.path) for r in test_r]}
+    return history

@@ -1,0 +1,159 @@
+"""Write a labelled synthetic training set: degraded images, clean sources, masks, a CSV and a contact sheet.
+
+Why files and not only on-the-fly transforms: a set on disk can be inspected, shared, used by the bundle's
+``train.json`` like any FQS-style CSV, and regenerated bit-for-bit from its seed.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from monai_fiqa.fundus.camera import random_profile, record_pair
+from monai_fiqa.fundus.landmarks import Anatomy, estimate_anatomy
+from monai_fiqa.fundus.mix import MixConfig, apply_recipe, recipe_columns, sample_recipe
+from monai_fiqa.fundus.pseudo_mos import pseudo_mos
+from monai_fiqa.fundus.renderer import render_fundus
+from monai_fiqa.io.images import read_rgb
+from monai_fiqa.viz import contact_sheet, save_png
+
+__all__ = ["make_labelled_set", "resize_longest"]
+
+
+def resize_longest(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize an (H, W, 3) uint8 image so its longer side is ``size`` px (aspect kept)."""
+    h, w = image.shape[:2]
+    f = size / max(h, w)
+    if abs(f - 1.0) < 1e-6:
+        return image
+    return np.asarray(Image.fromarray(image).resize((round(w * f), round(h * f)), Image.LANCZOS))
+
+
+def _source(
+    i: int, seed: int, size: int, real: Sequence[Path], cache: dict[Path, tuple[np.ndarray, Anatomy]]
+) -> tuple[str, np.ndarray, Anatomy, dict]:
+    if real:
+        path = real[i % len(real)]
+        if path not in cache:  # real photographs are cycled: read and estimate each one once
+            img = resize_longest(read_rgb(path)[0], size)
+            cache[path] = (img, estimate_anatomy(img))
+        img, anatomy = cache[path]
+        return path.name, img, anatomy, {}
+    s = render_fundus(seed + i, size=size)
+    anatomy = Anatomy(s.fov_mask, s.disc_center, s.disc_radius, s.fovea_center, s.vessel_mask)
+    return "synthetic", s.image, anatomy, s.params
+
+
+def make_labelled_set(
+    n: int,
+    out: str | Path,
+    size: int = 512,
+    seed: int = 0,
+    real_images: Sequence[str | Path] = (),
+    config: MixConfig | None = None,
+    sheet_tiles: int = 32,
+    camera_prob: float = 0.0,
+) -> Path:
+    """Render (or take real photographs), degrade with the random mix, label with the pseudo-MOS, write to ``out``.
+
+    Layout: ``images/<id>.png`` (degraded), ``clean/<id>.png``, ``masks/<id>_{fov,vessels,region}.png``,
+    ``labels.csv`` (one row per image: paths, pseudo-MOS, grade, its factors, every recipe step's physical
+    parameters, the scene parameters) and ``contact_sheet.png``.
+
+    Args:
+        n: number of images.
+        out: output folder.
+        size: image side (synthetic) or longer side (real photographs) in px.
+        seed: base seed; image ``i`` uses scene seed ``seed + i`` and degradation seed ``(seed, i)``.
+        real_images: photographs to degrade instead of rendering (cycled); their anatomy is estimated.
+        config: the degradation mix.
+        sheet_tiles: how many images go on the contact sheet.
+        camera_prob: share of images re-recorded, clean source and degraded copy alike, by a random other camera
+            (:func:`monai_fiqa.fundus.camera.random_profile`: resolution, colour, tone, vignetting, noise,
+            field-of-view shape, JPEG), so that models learn the camera is not a degradation.  Its draws come
+            from their own generator: sets made without it are unchanged.
+
+    Returns:
+        Path of ``labels.csv``.
+    """
+    root = Path(out)
+    for sub in ("images", "clean", "masks"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    real = [Path(p) for p in real_images]
+    rows: list[dict] = []
+    tiles, captions = [], []
+    cache: dict[Path, tuple[np.ndarray, Anatomy]] = {}
+    for i in tqdm(range(n), desc="synth", unit="img"):
+        row, degraded = _make_sample(i, seed, size, real, cache, config, camera_prob, root)
+        rows.append(row)
+        if len(tiles) < sheet_tiles:
+            tiles.append(degraded)
+            captions.append(f"{row['mos']:.0f} {row['grade']}\n{(row['degradations'] or 'clean')[:28]}")
+    csv_path = _write_csv(rows, root / "labels.csv")
+    if tiles:
+        sheet = contact_sheet(tiles, captions, cols=min(8, len(tiles)), tile=192, title="pseudo-MOS, grade, recipe")
+        save_png(sheet, root / "contact_sheet.png")
+    return csv_path
+
+
+def _make_sample(
+    i: int,
+    seed: int,
+    size: int,
+    real: Sequence[Path],
+    cache: dict[Path, tuple[np.ndarray, Anatomy]],
+    config: MixConfig | None,
+    camera_prob: float,
+    root: Path,
+) -> tuple[dict, np.ndarray]:
+    """Make, label and write sample ``i``; returns its CSV row and the degraded image."""
+    name = f"fundus_{seed:04d}_{i:05d}"
+    source, clean, anatomy, scene = _source(i, seed, size, real, cache)
+    rng = np.random.default_rng([seed, i])
+    recipe = sample_recipe(rng, config)
+    degraded, region = apply_recipe(clean.astype(np.float32) / 255.0, anatomy.fov, recipe, rng)
+    deg8 = np.clip(degraded * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    camera: dict[str, object] = {}
+    camera_rng = np.random.default_rng([seed, i, 1])
+    if camera_prob > 0 and camera_rng.random() < camera_prob:
+        profile = random_profile(camera_rng)
+        clean, deg8, anatomy, region = record_pair(clean, deg8, anatomy, region, profile, seed + i, size)
+        camera = {f"camera_{k}": v for k, v in asdict(profile).items() if k != "name"}
+    label = pseudo_mos(clean, deg8 if camera else degraded, anatomy)
+    save_png(deg8, root / "images" / f"{name}.png")
+    save_png(clean, root / "clean" / f"{name}.png")
+    for key, mask in (("fov", anatomy.fov), ("vessels", anatomy.vessels), ("region", region)):
+        save_png(mask.astype(np.uint8) * 255, root / "masks" / f"{name}_{key}.png")
+    row = {
+        "id": name,
+        "image": f"images/{name}.png",
+        "clean": f"clean/{name}.png",
+        "source": source,
+        "disc_row": round(anatomy.disc_center[0], 1),
+        "disc_col": round(anatomy.disc_center[1], 1),
+        "fovea_row": round(anatomy.fovea_center[0], 1),
+        "fovea_col": round(anatomy.fovea_center[1], 1),
+        **label.as_dict(),
+        **recipe_columns(recipe),
+        **{f"scene_{k}": v for k, v in scene.items()},
+        **camera,
+    }
+    return row, deg8
+
+
+def _write_csv(rows: list[dict], csv_path: Path) -> Path:
+    """One row per sample; the columns are the union over rows (each recipe has its own parameters)."""
+    fields: list[str] = []
+    for r in rows:
+        fields += [k for k in r if k not in fields]
+    with csv_path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return csv_path
