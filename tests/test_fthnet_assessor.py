@@ -49,7 +49,7 @@ def test_bad_inputs_get_a_clear_result_or_error(assessor, fundus, tmp_path):
     grey = assessor.assess(fundus.mean(-1).astype(np.uint8))
     assert grey.params["out_of_distribution"] and grey.grade == "reject"
     assert any("greyscale" in w for w in grey.params["warnings"])
-    # 16-bit PNG: read, rescaled, scored in-distribution
+    # single-channel 16-bit PNG: read and rescaled, then flagged (it is not a colour fundus photograph)
     Image.fromarray(fundus[..., 1].astype(np.uint16) * 257).save(tmp_path / "deep.png")
     deep = assessor.assess(tmp_path / "deep.png")
     assert deep.params["out_of_distribution"]  # a single-channel 16-bit image is not a colour fundus photograph

@@ -171,6 +171,8 @@ def test_expert_score_csv_for_fine_tuning_and_evaluation(tmp_path, tiny_assessor
     from monai_fiqa.engine.runners import evaluate_csv
     from monai_fiqa.io.quality_csv import read_score_csv
     from monai_fiqa.mediqa.train import slice_set_from_csv
+    from monai_fiqa.metrics.functional import srcc
+    from monai_fiqa.results import grade_from_score
 
     rng = np.random.default_rng(0)
     for i in range(3):
@@ -185,7 +187,13 @@ def test_expert_score_csv_for_fine_tuning_and_evaluation(tmp_path, tiny_assessor
     assert len(data) == 15 and set(data.score.tolist()) == {90.0, 60.0, 30.0}
     assert (data.prompt[:, 1] == 2).all()  # MR from the CSV column
     metrics = evaluate_csv(tiny_assessor, csv_path)
-    assert metrics["n"] == 3 and not metrics["errors"] and -1.0 <= metrics["srcc"] <= 1.0
+    assert metrics["n"] == 3 and not metrics["errors"]
+    direct = [tiny_assessor.assess(r.path, prompt=r.prompt, quality_map=False) for r in rows]
+    assert metrics["srcc"] == pytest.approx(srcc([r.score for r in direct], [90.0, 60.0, 30.0]))
+    truth = [grade_from_score(s, tiny_assessor.thresholds) for s in (90.0, 60.0, 30.0)]
+    assert metrics["grade_accuracy"] == pytest.approx(
+        np.mean([r.grade == t for r, t in zip(direct, truth, strict=True)])
+    )
 
 
 def test_synth_ctmr_draws_extra_real_mr_sources(tmp_path) -> None:
