@@ -17,6 +17,7 @@ import numpy as np
 from monai_fiqa.results import QualityResult
 
 __all__ = [
+    "FAMILY_BUNDLES",
     "KNOWN_BUNDLES",
     "Assessor",
     "BundleNotFoundError",
@@ -28,7 +29,9 @@ __all__ = [
     "load",
 ]
 
-KNOWN_BUNDLES = ("fundus_fthnet", "fundus_efiqa", "ctmr_mediqa")
+# The shipped bundles per image family, in the order a family's default is picked (first with weights wins).
+FAMILY_BUNDLES = {"fundus": ("fundus_fthnet", "fundus_efiqa"), "ctmr": ("ctmr_mediqa",)}
+KNOWN_BUNDLES = tuple(b for bundles in FAMILY_BUNDLES.values() for b in bundles)
 BUNDLE_PATH_ENV = "MONAI_FIQA_BUNDLE_PATH"
 
 
@@ -81,7 +84,8 @@ def load(name: str, device: str = "cpu", **overrides: Any) -> Assessor:
     Args:
         name: bundle name, e.g. ``"fundus_fthnet"``, ``"fundus_efiqa"``, ``"ctmr_mediqa"``, or a bundle folder path.
         device: torch device string; CPU by default.
-        overrides: config overrides passed to MONAI's ``ConfigParser`` (e.g. ``tta=False``).
+        overrides: config overrides passed to MONAI's ``ConfigParser`` (e.g. ``tta=False``; ``checkpoint=PATH``
+            scores with other weights, e.g. a training run's, also in a bundle that ships none yet).
 
     Returns:
         The bundle's assessor.
@@ -91,7 +95,8 @@ def load(name: str, device: str = "cpu", **overrides: Any) -> Assessor:
     """
     bundles = available_bundles()
     folder = Path(name) if Path(name).is_dir() else bundle_folders().get(name)
-    if folder is not None and (folder / "configs").is_dir() and not has_weights(folder):
+    own_weights = "checkpoint" in overrides  # e.g. a training run's best_model.pt evaluated before it ships
+    if folder is not None and (folder / "configs").is_dir() and not has_weights(folder) and not own_weights:
         raise BundleNotFoundError(
             f"bundle {name!r} at {folder} has no trained weights (models/model.pt); see its docs/README.md for the "
             "training command, or install a released bundle"

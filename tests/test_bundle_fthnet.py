@@ -53,3 +53,28 @@ def test_folder_run(tmp_path):
     res = bundle_run(BUNDLE, images, tmp_path / "out")
     assert res["retina.png"]["grade"] == "good"
     assert fov_mask(np.asarray(Image.open(tmp_path / "out" / "maps" / "retina_overlay.png"))).any()
+
+
+def test_clean_scores_above_defocused_and_the_severities_say_why(assessor, drive_test_images):
+    image, fov = load_drive(drive_test_images[3])
+    rng = np.random.default_rng(2)
+    params = DEGRADATIONS["defocus"].from_severity(0.7, rng)
+    deg, _ = apply_degradation(image.astype(np.float32) / 255, "defocus", params, fov, rng)
+    blurred = assessor.assess(np.clip(deg * 255 + 0.5, 0, 255).astype(np.uint8))
+    clean = assessor.assess(image)
+    assert blurred.score < clean.score - 10
+    severities = blurred.params["degradations"]
+    assert set(severities) == set(DEGRADATIONS) and max(severities, key=severities.get) == "defocus"
+
+
+def test_map_is_lower_in_a_regionally_hazed_quadrant(assessor, drive_test_images):
+    image, fov = load_drive(drive_test_images[2])
+    h, w = fov.shape
+    quadrant = np.zeros_like(fov)
+    quadrant[: h // 2, : w // 2] = True
+    rng = np.random.default_rng(1)
+    params = DEGRADATIONS["haze"].from_severity(0.9, rng)
+    deg, _ = apply_degradation(image.astype(np.float32) / 255, "haze", params, fov, rng, region=quadrant & fov)
+    r = assessor.assess(np.clip(deg * 255 + 0.5, 0, 255).astype(np.uint8))
+    inside, outside = r.quality_map[quadrant & fov].mean(), r.quality_map[~quadrant & fov].mean()
+    assert inside < outside - 0.05, f"map inside the hazed quadrant {inside:.2f}, elsewhere {outside:.2f}"

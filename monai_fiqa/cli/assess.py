@@ -14,13 +14,13 @@ _VOLUME_SUFFIXES = (".nii", ".nii.gz", ".dcm", ".nrrd", ".mha")
 
 
 def default_bundle(path: str) -> str | None:
-    """The installed bundle for an input when ``--model`` is not given: ``ctmr_mediqa`` for volumes, DICOM and
-    folders; for photographs the first fundus bundle with weights (``fundus_fthnet``, then ``fundus_efiqa``)."""
-    from monai_fiqa.api import available_bundles
+    """The installed bundle for an input when ``--model`` is not given: the first of its family with weights
+    (``monai_fiqa.api.FAMILY_BUNDLES``; volumes, DICOM files and folders are CT/MR, other files photographs)."""
+    from monai_fiqa.api import FAMILY_BUNDLES, available_bundles
 
     installed = available_bundles()
     volume = Path(path).is_dir() or path.lower().endswith(_VOLUME_SUFFIXES)
-    for name in ("ctmr_mediqa",) if volume else ("fundus_fthnet", "fundus_efiqa"):
+    for name in FAMILY_BUNDLES["ctmr" if volume else "fundus"]:
         if name in installed:
             return name
     return None

@@ -20,7 +20,7 @@ from typing import Any
 
 import pydicom
 
-from monai_fiqa.api import BundleNotFoundError, available_bundles, load
+from monai_fiqa.api import FAMILY_BUNDLES, BundleNotFoundError, available_bundles, load
 from monai_fiqa.deploy.items import ModelRun, WorkItem
 from monai_fiqa.deploy.outputs import write_run_outputs
 from monai_fiqa.io.images import ImageReadError, read_rgb, to_rgb_uint8
@@ -40,7 +40,6 @@ __all__ = [
     "write_item",
 ]
 
-FAMILY_BUNDLES = {"fundus": ("fundus_fthnet", "fundus_efiqa"), "ctmr": ("ctmr_mediqa",)}
 FUNDUS_MODALITIES = ("OP", "XC", "SC", "OT")
 _BAD_INPUT = (ImageReadError, VolumeReadError, ValueError)
 

@@ -19,7 +19,7 @@ import torch
 
 from monai_fiqa.api import QualityResult
 from monai_fiqa.engine.checkpoints import load_weights
-from monai_fiqa.fthnet.dataset import normalise
+from monai_fiqa.fthnet.dataset import CROP_MARGIN, normalise
 from monai_fiqa.fthnet.zoom import window_views
 from monai_fiqa.fundus.checks import fundus_input
 from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square, square_to_image
@@ -82,7 +82,7 @@ class FTHNetAssessor:
         s = self.img_size
         if not self.tta:
             return [fundus_to_square(image, s, box)]
-        big = fundus_to_square(image, int(round(s * 1.0625)), box)
+        big = fundus_to_square(image, int(round(s * CROP_MARGIN)), box)
         m = big.shape[0] - s
         views = [big[r : r + s, c : c + s] for r, c in ((0, 0), (0, m), (m, 0), (m, m), (m // 2, m // 2))]
         return views + [v[:, ::-1] for v in views]

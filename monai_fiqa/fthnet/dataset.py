@@ -15,15 +15,18 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from monai_fiqa.fthnet.models import IMAGENET_MEAN, IMAGENET_STD
 from monai_fiqa.fthnet.zoom import zoom_sample
 from monai_fiqa.fundus.preprocessing import fundus_to_square
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.io.quality_csv import QualityRecord
 
-__all__ = ["FundusQualityDataset", "normalise", "severity_targets"]
+__all__ = ["CROP_MARGIN", "FundusQualityDataset", "normalise", "severity_targets"]
 
-_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
-_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+_MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+_STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+# training crops (and the test-time view grid) come from a square this much larger than the input
+CROP_MARGIN = 1.0625
 
 
 def normalise(square_hwc: np.ndarray) -> torch.Tensor:
@@ -97,7 +100,7 @@ class FundusQualityDataset(Dataset):
     ) -> None:
         self.records = list(records)
         self.img_size, self.train = img_size, train
-        self.load_size = int(round(img_size * 1.0625)) if train else img_size
+        self.load_size = int(round(img_size * CROP_MARGIN)) if train else img_size
         self.images = [
             fundus_to_square(read_rgb(r.path)[0], self.load_size)
             for r in tqdm(self.records, desc="load", unit="img", leave=False)

@@ -22,7 +22,7 @@ FAMILY_OF = {"OP": "fundus", "CT": "ctmr", "MR": "ctmr"}
 
 def _expected_bundles(bundle_roots: list[Path]) -> dict[str, set[str]]:
     """Bundles each modality must be routed to: every bundle of its family that has weights on the search path."""
-    from monai_fiqa.deploy.pipeline import FAMILY_BUNDLES
+    from monai_fiqa.api import FAMILY_BUNDLES
 
     have = {m.parent.parent.name for root in bundle_roots for m in root.glob("*/models/model.pt")}
     return {m: set(FAMILY_BUNDLES[f]) & have for m, f in FAMILY_OF.items()}
