@@ -21,11 +21,13 @@ __all__ = [
     "KNOWN_BUNDLES",
     "Assessor",
     "BundleNotFoundError",
+    "UntrustedBundleError",
     "QualityResult",
     "available_bundles",
     "bundle_folders",
     "bundle_search_path",
     "has_weights",
+    "resolve_bundle",
     "load",
 ]
 
@@ -45,17 +47,54 @@ class BundleNotFoundError(LookupError):
     """No bundle of that name is installed."""
 
 
+class UntrustedBundleError(BundleNotFoundError):
+    """A bundle folder was named that is outside the trusted bundle roots (see :func:`bundle_search_path`)."""
+
+
 def bundle_search_path() -> list[Path]:
-    """Where bundles are looked for, first match wins.
+    """Where bundles are looked for, first match wins - and the only places a bundle's config may come from.
 
     1. every folder in ``$MONAI_FIQA_BUNDLE_PATH`` (``os.pathsep``-separated);
     2. ``~/.cache/monai_fiqa/bundles`` (where ``monai-fiqa bundle install`` puts them);
-    3. the ``bundles/`` folder of a source checkout.
+    3. MONAI's bundle cache (``monai.bundle.download``'s default: ``torch.hub.get_dir()/bundle``);
+    4. the ``bundles/`` folder of this package's source checkout.
+
+    Never the working directory: a bundle config evaluates ``$`` expressions (Python), so a folder someone left
+    in an extracted study or a shared folder must not be picked up by name.
     """
+    from torch.hub import get_dir
+
     paths = [Path(p) for p in os.environ.get(BUNDLE_PATH_ENV, "").split(os.pathsep) if p]
     paths.append(Path.home() / ".cache" / "monai_fiqa" / "bundles")
+    paths.append(Path(get_dir()) / "bundle")
     paths.append(Path(__file__).resolve().parent.parent / "bundles")
     return paths
+
+
+def _trusted_folder(path: str) -> Path:
+    """A bundle folder given as a path, accepted only inside a search-path root (whose configs we may run)."""
+    folder = Path(path).expanduser().resolve()
+    for root in bundle_search_path():
+        if folder.is_relative_to(root.expanduser().resolve()):
+            return folder
+    raise UntrustedBundleError(
+        f"bundle folder {folder} is not under a trusted bundle root "
+        f"({', '.join(str(p) for p in bundle_search_path())}): its config would run code. Add its parent folder "
+        f"to ${BUNDLE_PATH_ENV} to trust it."
+    )
+
+
+def _is_path(name: str) -> bool:
+    return os.sep in name or bool(os.altsep and os.altsep in name) or name.startswith(".")
+
+
+def resolve_bundle(name: str) -> Path | None:
+    """The folder of a bundle named by name (search path) or by path (inside a trusted root); ``None`` if absent.
+
+    Raises:
+        UntrustedBundleError: a path outside the trusted roots.
+    """
+    return _trusted_folder(name) if _is_path(name) else bundle_folders().get(name)
 
 
 def bundle_folders() -> dict[str, Path]:
@@ -82,7 +121,8 @@ def load(name: str, device: str = "cpu", **overrides: Any) -> Assessor:
     """Load a quality model bundle by name.
 
     Args:
-        name: bundle name, e.g. ``"fundus_fthnet"``, ``"fundus_efiqa"``, ``"ctmr_mediqa"``, or a bundle folder path.
+        name: bundle name, e.g. ``"fundus_fthnet"``, ``"fundus_efiqa"``, ``"ctmr_mediqa"`` (looked up on the
+            search path), or a path to a bundle folder inside one of its roots (``./x`` or ``dir/x``).
         device: torch device string; CPU by default.
         overrides: config overrides passed to MONAI's ``ConfigParser`` (e.g. ``tta=False``; ``checkpoint=PATH``
             scores with other weights, e.g. a training run's, also in a bundle that ships none yet).
@@ -92,9 +132,10 @@ def load(name: str, device: str = "cpu", **overrides: Any) -> Assessor:
 
     Raises:
         BundleNotFoundError: no such bundle; the message names the installed and the known bundles.
+        UntrustedBundleError: a bundle folder outside the trusted roots.
     """
     bundles = available_bundles()
-    folder = Path(name) if Path(name).is_dir() else bundle_folders().get(name)
+    folder = resolve_bundle(name)
     own_weights = "checkpoint" in overrides  # e.g. a training run's best_model.pt evaluated before it ships
     if folder is not None and (folder / "configs").is_dir() and not has_weights(folder) and not own_weights:
         raise BundleNotFoundError(

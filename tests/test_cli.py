@@ -47,3 +47,14 @@ def test_assess_without_bundle_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MONAI_FIQA_BUNDLE_PATH", str(tmp_path))
     assert main(["assess", "x.png", "--model", "no_such_bundle"]) == 2
     assert "Known bundles" in capsys.readouterr().err
+
+
+def test_assess_output_cannot_forge_console_lines(tmp_path, capsys):
+    """A file name with a newline and terminal escapes prints as one line with visible escapes."""
+    from monai_fiqa.console import console_safe
+
+    forged = "x.png\nDONE fake 99.0 good\x1b[2J"
+    assert console_safe(forged) == "x.png\\nDONE fake 99.0 good\\x1b[2J"
+    assert main(["assess", str(tmp_path / forged), "--model", "ctmr_mediqa"]) in (1, 2)
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\nDONE fake" not in out

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from monai_fiqa.cli._common import load_or_report
+from monai_fiqa.console import console_safe
 
 __all__ = ["default_bundle", "register"]
 
@@ -44,7 +45,7 @@ def _assess(args: argparse.Namespace) -> int:
                 results[path] = {"model": name, **assessors[name].assess(path, **kwargs).to_dict()}
             except (OSError, ValueError) as exc:  # report per input, keep going
                 results[path] = {"model": name, "error": str(exc)}
-        print(f"{path}: {results[path]}")
+        print(f"{console_safe(path)}: {console_safe(results[path])}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0 if all("error" not in r for r in results.values()) else 1

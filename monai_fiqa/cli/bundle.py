@@ -27,13 +27,18 @@ def _bundle(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         return 0
-    from monai_fiqa.api import bundle_folders
+    from monai_fiqa.api import BundleNotFoundError, bundle_folders, resolve_bundle
     from monai_fiqa.bundle_checks import check_bundle
 
-    folders = bundle_folders()
     failed = 0
-    for name in args.names or sorted(folders):
-        problems = check_bundle(folders.get(name, Path(name)))
+    for name in args.names or sorted(bundle_folders()):
+        try:  # checking runs the bundle's config: only bundles from trusted roots
+            folder = resolve_bundle(name)
+        except BundleNotFoundError as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        problems = check_bundle(folder) if folder is not None else [f"no bundle named {name!r} on the search path"]
         failed += bool(problems)
         print(f"{name}: {'ok' if not problems else '; '.join(problems)}")
     return 1 if failed else 0

@@ -17,6 +17,7 @@ from typing import Any
 
 from PIL import Image
 
+from monai_fiqa.console import console_safe
 from monai_fiqa.deploy.items import WorkItem
 
 __all__ = ["EXIT_CODES", "exit_code_of", "overall_status", "summary_lines", "write_reports"]
@@ -99,17 +100,17 @@ def _html(report: dict[str, Any], out: Path) -> str:
 
 
 def summary_lines(report: dict[str, Any], out: Path) -> list[str]:
-    """One line per item (status, model, score, grade, or the reason) and where its outputs went."""
+    """One line per item (status, model, score, grade, or the reason) and where its outputs went (console-safe)."""
     lines = []
     for s in report["items"]:
         if s["status"] != "done":
-            lines.append(f"{s['status'].upper():11s} {s['item']}: {s['error']}")
+            lines.append(f"{s['status'].upper():11s} {console_safe(s['item'])}: {console_safe(s['error'])}")
             continue
         for m in s["models"]:
             if "score" in m:
                 folder = Path(m["outputs"][-1]).parent if m["outputs"] else Path(".")
                 ood = " (flagged: out of distribution)" if m["params"].get("out_of_distribution") else ""
-                head = f"{'DONE':11s} {s['item']}: {m['bundle']} {m['score']:.1f} {m['grade']}{ood}"
+                head = f"{'DONE':11s} {console_safe(s['item'])}: {m['bundle']} {m['score']:.1f} {m['grade']}{ood}"
                 lines.append(f"{head} -> {out / folder}")
     c = report["counts"]
     lines.append(

@@ -8,18 +8,48 @@ metadata so that callers can flag out-of-distribution inputs; unreadable or trun
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["ImageReadError", "read_rgb", "to_rgb_uint8"]
+__all__ = ["ImageReadError", "check_image_size", "max_image_pixels", "read_rgb", "to_rgb_uint8"]
 
 _DICOM_SUFFIXES = {".dcm", ".dicom", ""}
+MAX_PIXELS_ENV = "MONAI_FIQA_MAX_PIXELS"
+DEFAULT_MAX_PIXELS = 60_000_000  # the largest fundus cameras record ~24 MP; 60 MP decodes to ~180 MB of RGB
+MAX_ASPECT = 10.0  # a photograph is not a strip: 200 x 100000 px is a malformed or hostile file
 
 
 class ImageReadError(ValueError):
     """A file could not be read as a photograph (corrupt, truncated, unsupported)."""
+
+
+def max_image_pixels() -> int:
+    """The pixel limit per photograph: ``$MONAI_FIQA_MAX_PIXELS`` or 60 M (checked before decoding)."""
+    try:
+        return int(os.environ.get(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS))
+    except ValueError as exc:
+        raise ImageReadError(f"${MAX_PIXELS_ENV} must be an integer number of pixels") from exc
+
+
+def check_image_size(width: int, height: int, what: str) -> None:
+    """Refuse, before decoding, an image whose header promises more pixels than the limit or a strip-like shape.
+
+    Why from the header: a few kilobytes of PNG or DICOM can declare gigabytes of pixels.
+
+    Raises:
+        ImageReadError: with the size and the limit.
+    """
+    if width <= 0 or height <= 0:
+        raise ImageReadError(f"{what}: empty image ({width} x {height})")
+    if width * height > max_image_pixels():
+        raise ImageReadError(
+            f"{what}: {width} x {height} px exceeds the limit of {max_image_pixels():,} pixels (${MAX_PIXELS_ENV})"
+        )
+    if max(width, height) / min(width, height) > MAX_ASPECT:
+        raise ImageReadError(f"{what}: {width} x {height} px is not a photograph (aspect ratio over {MAX_ASPECT:g})")
 
 
 def _to_uint8(arr: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -41,9 +71,16 @@ def _to_uint8(arr: np.ndarray) -> tuple[np.ndarray, str | None]:
 def to_rgb_uint8(arr: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Bring a decoded image or a caller's array to (H, W, 3) uint8, listing every conversion made.
 
+    Expected layout: (H, W, 3) or (H, W) - the layout of PIL, imageio and OpenCV (after BGR->RGB).
+
     Raises:
-        ImageReadError: NaN/Inf values, an unsupported pixel type, or a shape that is not a 2D image.
+        ImageReadError: NaN/Inf values, an unsupported pixel type, a shape that is not a 2D image (a channel-first
+            (3, H, W) array is refused, not silently read as a 3-pixel-high strip), or too many pixels.
     """
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
+        raise ImageReadError(f"channel-first array {arr.shape}: give (H, W, 3) (e.g. arr.transpose(1, 2, 0))")
+    if arr.ndim in (2, 3):
+        check_image_size(arr.shape[1], arr.shape[0], "array")
     arr, note = _to_uint8(arr)
     conversions = [note] if note else []
     if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 1):
@@ -58,13 +95,21 @@ def _read_dicom(path: Path) -> tuple[np.ndarray, dict]:
     import pydicom
 
     try:
+        head = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as exc:  # pydicom raises many types for corrupt files
+        raise ImageReadError(f"{path.name}: not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+    frames = int(head.get("NumberOfFrames", 1) or 1)
+    if frames > 1:
+        raise ImageReadError(f"{path.name}: multi-frame DICOM ({frames} frames) is not a single photograph")
+    if not head.get("Rows") or not head.get("Columns"):
+        raise ImageReadError(f"{path.name}: not a readable DICOM image (no pixel matrix: a non-image object)")
+    check_image_size(int(head.Columns), int(head.Rows), path.name)
+    try:
         ds = pydicom.dcmread(path)
         arr = ds.pixel_array  # pydicom 3 converts YBR colour spaces to RGB here
     except Exception as exc:  # pydicom raises many types for corrupt files
         raise ImageReadError(f"{path.name}: not a readable DICOM image ({type(exc).__name__}: {exc})") from exc
     photometric = str(ds.get("PhotometricInterpretation", ""))
-    if int(ds.get("NumberOfFrames", 1) or 1) > 1:
-        raise ImageReadError(f"{path.name}: multi-frame DICOM is not a single photograph")
     meta = {"format": "DICOM", "modality": str(ds.get("Modality", "")), "photometric": photometric}
     return arr, meta
 
@@ -91,14 +136,15 @@ def read_rgb(path: str | Path) -> tuple[np.ndarray, dict]:
     else:
         try:
             with Image.open(p) as im:
+                check_image_size(im.width, im.height, p.name)  # from the header, before any pixel is decoded
+                frames = getattr(im, "n_frames", 1)
+                if frames > 1:  # a multi-page TIFF or an animation: which page is the photograph is not ours to guess
+                    raise ImageReadError(f"{p.name}: {frames} pages/frames; give one photograph per file")
                 im.load()
                 mode = im.mode
-                if mode in ("P", "PA", "RGBA", "LA", "CMYK", "YCbCr"):
-                    im = im.convert("RGBA" if "A" in mode else "RGB")
-                    if im.mode == "RGBA":
-                        im = im.convert("RGB")
-                        conversions.append("alpha dropped")
-                arr = np.asarray(im)
+                arr = _flatten_modes(im, p.name, conversions)
+        except Image.DecompressionBombError as exc:
+            raise ImageReadError(f"{p.name}: {exc}") from exc
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
             raise ImageReadError(f"{p.name}: not a readable image ({exc})") from exc
         meta = {"format": p.suffix.lower().lstrip("."), "source_mode": mode}
@@ -115,3 +161,22 @@ def _is_dicom(p: Path) -> bool:
     with p.open("rb") as fh:
         head = fh.read(132)
     return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def _flatten_modes(im: Image.Image, name: str, conversions: list[str]) -> np.ndarray:
+    """Palette, CMYK, YCbCr to RGB; transparency dropped only when the image is opaque enough to be a photograph.
+
+    Raises:
+        ImageReadError: mostly transparent (what would be scored is not what a viewer shows).
+    """
+    if im.mode not in ("P", "PA", "RGBA", "LA", "CMYK", "YCbCr"):
+        return np.asarray(im)
+    has_alpha = "A" in im.mode or (im.mode == "P" and "transparency" in im.info)
+    im = im.convert("RGBA" if has_alpha else "RGB")
+    if im.mode == "RGBA":
+        alpha = np.asarray(im)[..., 3]
+        if float((alpha < 128).mean()) > 0.5:
+            raise ImageReadError(f"{name}: mostly transparent ({(alpha < 128).mean():.0%} of pixels)")
+        im = im.convert("RGB")
+        conversions.append("alpha dropped")
+    return np.asarray(im)

@@ -1,0 +1,73 @@
+"""Photographs that would exhaust memory or be silently misread are refused from their header, with the reason."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from monai_fiqa.io.images import ImageReadError, read_rgb, to_rgb_uint8
+
+
+def _png_header_only(path, width: int, height: int) -> None:
+    """A tiny PNG whose header declares width x height (the pixel data is a few bytes): a decompression bomb."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
+    )
+
+
+def test_huge_declared_size_is_refused_before_decoding(tmp_path):
+    _png_header_only(tmp_path / "bomb.png", 20000, 20000)
+    with pytest.raises(ImageReadError, match="exceeds"):  # ours, or PIL's decompression-bomb guard first
+        read_rgb(tmp_path / "bomb.png")
+    _png_header_only(tmp_path / "big.png", 9000, 9000)  # under PIL's guard, over ours
+    with pytest.raises(ImageReadError, match="exceeds the limit of 60,000,000"):
+        read_rgb(tmp_path / "big.png")
+
+
+def test_limit_is_configurable(tmp_path, monkeypatch):
+    Image.fromarray(np.zeros((100, 100, 3), np.uint8)).save(tmp_path / "small.png")
+    monkeypatch.setenv("MONAI_FIQA_MAX_PIXELS", "5000")
+    with pytest.raises(ImageReadError, match="5,000"):
+        read_rgb(tmp_path / "small.png")
+
+
+def test_strip_shaped_image_is_not_a_photograph(tmp_path):
+    _png_header_only(tmp_path / "strip.png", 100000, 200)
+    with pytest.raises(ImageReadError, match="aspect ratio"):
+        read_rgb(tmp_path / "strip.png")
+
+
+def test_multi_page_tiff_and_animation_are_refused(tmp_path):
+    pages = [Image.fromarray(np.full((64, 64, 3), v, np.uint8)) for v in (10, 200)]
+    pages[0].save(tmp_path / "two.tif", save_all=True, append_images=pages[1:])
+    pages[0].save(tmp_path / "anim.gif", save_all=True, append_images=pages[1:])
+    for name in ("two.tif", "anim.gif"):
+        with pytest.raises(ImageReadError, match="2 pages/frames"):
+            read_rgb(tmp_path / name)
+
+
+def test_transparent_png_is_refused_and_opaque_alpha_is_dropped(tmp_path):
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[..., :3] = 200
+    Image.fromarray(rgba).save(tmp_path / "clear.png")
+    with pytest.raises(ImageReadError, match="transparent"):
+        read_rgb(tmp_path / "clear.png")
+    rgba[..., 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "opaque.png")
+    img, meta = read_rgb(tmp_path / "opaque.png")
+    assert img.shape == (64, 64, 3) and "alpha dropped" in meta["conversions"]
+
+
+def test_channel_first_array_is_refused_not_misread():
+    with pytest.raises(ImageReadError, match="channel-first"):
+        to_rgb_uint8(np.zeros((3, 256, 256), np.uint8))
+    assert to_rgb_uint8(np.zeros((256, 256, 3), np.uint8))[0].shape == (256, 256, 3)
