@@ -27,7 +27,8 @@ from monai_fiqa.deploy.operators import (
     QualityWriterOperator,
     StudyInventoryOperator,
 )
-from monai_fiqa.deploy.report import exit_code_of
+from monai_fiqa.deploy.preflight import PreflightError, check_configuration, output_lock
+from monai_fiqa.deploy.report import EXIT_CODES, exit_code_of
 
 RULES = Path(__file__).resolve().parent / "series_rules.json"
 
@@ -77,10 +78,29 @@ class FundusCTMRQualityApp(Application):
 
 
 def main() -> int:
-    """Run the app; the exit status is 0 (every item assessed), 3 (partial: some reported) or 1 (none)."""
+    """Run the app.  Exit status (``monai_fiqa.deploy.report.EXIT_CODES``, docs/deploy.md): 0 every assessable item
+    assessed; 1 none; 2 configuration error, nothing ran (unwritable output, malformed FIQA_PACS, another run on
+    the same output folder); 3 partial; 4 assessed but a PACS store failed."""
     app = FundusCTMRQualityApp()
-    app.run()
+    try:
+        out = Path(_output_arg(sys.argv))
+        check_configuration(out, os.environ.get("FIQA_PACS") or None)
+        with output_lock(out):
+            app.run()
+    except PreflightError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CODES["configuration"]
     return exit_code_of(app.out_folder)
+
+
+def _output_arg(argv: list[str]) -> str:
+    """The ``-o/--output`` folder (the SDK's default ``output`` when absent), needed before the SDK parses it."""
+    for i, arg in enumerate(argv):
+        if arg in ("-o", "--output") and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--output="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("HOLOSCAN_OUTPUT_PATH", "output")
 
 
 if __name__ == "__main__":

@@ -213,6 +213,7 @@ class QCReportOperator(Operator):
         if self.pacs:
             from monai_fiqa.deploy.pacs import parse_destination, store_outputs
 
-            stored = store_outputs(self.output_folder, parse_destination(self.pacs))
+            written = [o for item in items for run in item.runs for o in run.outputs if o.endswith(".dcm")]
+            stored = store_outputs(self.output_folder, parse_destination(self.pacs), [Path(o) for o in written])
         report = write_reports(items, self.output_folder, pacs=stored)
         print("\n".join(summary_lines(report, self.output_folder)), flush=True)

@@ -1,7 +1,9 @@
 """Send the DICOM outputs to a PACS (C-STORE) and find them back (C-FIND), with pynetdicom.
 
 A destination is written ``AE_TITLE@host:port`` (e.g. ``ORTHANC@127.0.0.1:4242``); our calling AE title is
-``MONAI_FIQA``.  A failed store is listed per file; the outputs stay on disk either way.
+``MONAI_FIQA``.  Every object is stored or reported on its own: a PACS that refuses a SOP class (many refuse
+Segmentation or Parametric Map objects), a rejected object or a dropped association never stops the others, and
+the outputs stay on disk either way.  Warning statuses (0xB000, 0xB006, 0xB007) are successes with a warning.
 """
 
 from __future__ import annotations
@@ -51,34 +53,67 @@ def _associate(dest: PacsDestination, abstract_syntaxes: list[str]) -> Any:
     return assoc
 
 
+WARNING_STATUSES = (0xB000, 0xB006, 0xB007)
+
+
+def _store_one(assoc: Any, path: Path, accepted: set[str]) -> tuple[bool, str | None]:
+    """(stored, reason or warning) for one file on an established association."""
+    ds = pydicom.dcmread(path)
+    if str(ds.SOPClassUID) not in accepted:
+        return False, f"the PACS does not accept SOP class {ds.SOPClassUID.name} ({ds.SOPClassUID})"
+    if not assoc.is_established:
+        return False, "association lost before this object"
+    try:
+        status = assoc.send_c_store(ds)
+    except (ValueError, RuntimeError, OSError) as exc:  # pynetdicom: no context, aborted association, socket
+        return False, f"{type(exc).__name__}: {exc}"
+    if not status or "Status" not in status:
+        return False, "no response (timeout or aborted association)"
+    code = int(status.Status)
+    if code == 0:
+        return True, None
+    if code in WARNING_STATUSES:
+        return True, f"stored with warning status {code:#06x}"
+    return False, f"status {code:#06x}"
+
+
 def store_files(files: list[Path], dest: PacsDestination) -> dict[str, Any]:
-    """C-STORE ``files``; returns ``{"destination", "stored", "failed": {file: reason}}``."""
+    """C-STORE ``files`` one by one; returns ``{"destination", "stored", "warnings": {file: status},
+    "failed": {file: reason}}``.
+
+    Raises:
+        ConnectionError: no association at all (the caller reports it for every file).
+    """
     failed: dict[str, str] = {}
+    warnings: dict[str, str] = {}
     stored = 0
     if files:
         classes = {str(pydicom.dcmread(f, stop_before_pixels=True).SOPClassUID) for f in files}
         known = {c.abstract_syntax for c in StoragePresentationContexts}
         assoc = _associate(dest, sorted(classes & known))
+        accepted = {str(c.abstract_syntax) for c in assoc.accepted_contexts}
         try:
             for f in files:
-                status = assoc.send_c_store(pydicom.dcmread(f))
-                if status and int(status.Status) == 0:
-                    stored += 1
-                else:
-                    failed[str(f)] = f"status {getattr(status, 'Status', 'none'):#06x}" if status else "no response"
+                ok, note = _store_one(assoc, f, accepted)
+                stored += ok
+                if note:
+                    (warnings if ok else failed)[str(f)] = note
         finally:
-            assoc.release()
-    return {"destination": str(dest), "stored": stored, "failed": failed}
+            if assoc.is_established:
+                assoc.release()
+    return {"destination": str(dest), "stored": stored, "warnings": warnings, "failed": failed}
 
 
-def store_outputs(out: Path, dest: PacsDestination) -> dict[str, Any]:
-    """C-STORE every DICOM object the run wrote under ``out/dicom``; an unreachable PACS is reported, not raised."""
-    files = sorted((out / "dicom").rglob("*.dcm"))
+def store_outputs(out: Path, dest: PacsDestination, files: list[Path] | None = None) -> dict[str, Any]:
+    """C-STORE this run's DICOM objects (``files``, relative to ``out``; default every ``.dcm`` under
+    ``out/dicom``); an unreachable PACS is reported per file, not raised."""
+    paths = sorted(out / f for f in files) if files is not None else sorted((out / "dicom").rglob("*.dcm"))
     try:
-        result = store_files(files, dest)
+        result = store_files(paths, dest)
     except ConnectionError as exc:
-        result = {"destination": str(dest), "stored": 0, "failed": {str(f): str(exc) for f in files}}
-    result["failed"] = {str(Path(k).relative_to(out)): v for k, v in result["failed"].items()}
+        result = {"destination": str(dest), "stored": 0, "warnings": {}, "failed": {str(f): str(exc) for f in paths}}
+    for key in ("failed", "warnings"):
+        result[key] = {str(Path(k).relative_to(out)): v for k, v in result[key].items()}
     return result
 
 

@@ -22,7 +22,9 @@ from monai_fiqa.deploy.items import WorkItem
 
 __all__ = ["EXIT_CODES", "exit_code_of", "overall_status", "summary_lines", "write_reports"]
 
-EXIT_CODES = {"success": 0, "failed": 1, "partial": 3}
+# 0: every assessable item assessed; 1: none; 2: configuration error, nothing ran (deploy.preflight);
+# 3: partial (some items failed or could not be assessed); 4: assessed, but storing to the PACS failed for an object
+EXIT_CODES = {"success": 0, "failed": 1, "configuration": 2, "partial": 3, "pacs_failed": 4}
 _GRADE_COLOUR = {"good": "#1b7f3b", "usable": "#b07d00", "reject": "#b3261e"}
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#1d1d1f;background:#fafafa}
@@ -132,14 +134,29 @@ def write_reports(items: list[WorkItem], out: Path, pacs: dict[str, Any] | None 
         "items": summaries,
         "pacs": pacs,
     }
-    (out / "run_report.json").write_text(json.dumps(report, indent=2))
-    (out / "report.html").write_text(_html(report, out), encoding="utf-8")
+    _write_atomic(out / "report.html", _html(report, out))  # the JSON last: its presence means the run finished
+    _write_atomic(out / "run_report.json", json.dumps(report, indent=2))
     return report
 
 
 def exit_code_of(out: Path) -> int:
-    """The app's exit status from the run report in ``out`` (1 when there is none: the run did not finish)."""
+    """The app's exit status from the run report in ``out`` (1 when there is none: the run did not finish).
+
+    A run whose items were all assessed but whose PACS store failed for some object exits 4, not 0: the results
+    are on disk but not where the orchestrator expects them.
+    """
     try:
-        return EXIT_CODES[json.loads((Path(out) / "run_report.json").read_text())["status"]]
+        report = json.loads((Path(out) / "run_report.json").read_text())
+        status = EXIT_CODES[report["status"]]
     except (OSError, KeyError, ValueError):
         return EXIT_CODES["failed"]
+    if status == 0 and (report.get("pacs") or {}).get("failed"):
+        return EXIT_CODES["pacs_failed"]
+    return status
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write then rename, so a reader never sees half a report."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
