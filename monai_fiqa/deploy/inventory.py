@@ -9,6 +9,8 @@ volume to assess, or a file to report as unreadable.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +32,8 @@ class Inventory:
         dicom: readable DICOM files and their parsed datasets (pixel data read, not decoded).
         photos: PNG/JPEG/TIFF/BMP files (fundus photographs).
         volumes: NIfTI files (CT/MR volumes).
-        unreadable: file -> reason, for files that are none of the above.
+        unreadable: file -> reason, for files that are none of the above (reported as items).
+        skipped: hidden files and folders inside the input -> reason (listed in the run report, not assessed).
     """
 
     root: Path
@@ -38,6 +41,7 @@ class Inventory:
     photos: list[Path] = field(default_factory=list)
     volumes: list[Path] = field(default_factory=list)
     unreadable: dict[Path, str] = field(default_factory=dict)
+    skipped: dict[Path, str] = field(default_factory=dict)
 
     def name(self, path: Path) -> str:
         """A file's name relative to the input folder (what reports show; never patient data)."""
@@ -47,8 +51,38 @@ class Inventory:
             return path.name
 
 
+def _walk(root: Path, inv: Inventory) -> list[Path]:
+    """Regular files under ``root``, following symbolic links to folders once each (a link loop is not followed
+    twice); hidden entries *inside* the input are skipped (``inv.skipped``), whatever the input folder's own path
+    is; a broken link, a FIFO, a socket or a device is ``unreadable`` with the reason - never opened (a FIFO would
+    block the run)."""
+    files: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        here = Path(folder)
+        st = here.stat()
+        if (st.st_dev, st.st_ino) in seen:  # reached again through a link: a loop or a second route
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        for d in [d for d in dirs if d.startswith(".")]:
+            inv.skipped[here / d] = "hidden folder inside the input"
+            dirs.remove(d)
+        for name in sorted(names):
+            p = here / name
+            if name.startswith("."):
+                inv.skipped[p] = "hidden file inside the input"
+            elif not p.exists():
+                inv.unreadable[p] = "broken symbolic link"
+            elif not stat.S_ISREG(p.stat().st_mode):
+                inv.unreadable[p] = "not a regular file (FIFO, socket or device): not read"
+            else:
+                files.append(p)
+    return sorted(files)
+
+
 def take_inventory(root: str | Path) -> Inventory:
-    """Classify every file under ``root`` (recursively; hidden files are skipped).
+    """Classify every file under ``root`` (recursively, see :func:`_walk` for links and hidden entries).
 
     A file that pydicom cannot parse, or that lacks study/series/instance UIDs, is ``unreadable`` with the reason; a
     DICOM file whose pixel data is short or damaged parses here and fails when its series is assessed - reported for
@@ -59,7 +93,7 @@ def take_inventory(root: str | Path) -> Inventory:
     if root.is_file():
         files, inv.root = [root], root.parent
     else:
-        files = sorted(p for p in root.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.parts))
+        files = _walk(root, inv)
     for p in files:
         lower = p.name.lower()
         if lower.endswith(_NIFTI_SUFFIXES):

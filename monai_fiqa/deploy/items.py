@@ -28,6 +28,7 @@ class ModelRun:
     error: str | None = None
     outputs: list[str] = field(default_factory=list)
     preview: str | None = None  # PNG (overlay or montage), relative to the output folder
+    output_errors: dict[str, str] = field(default_factory=dict)  # object kind (SR/SEG/SC) -> why it was not written
     seconds: float = 0.0
 
 
@@ -42,7 +43,7 @@ class WorkItem:
         path: the file (photo, NIfTI) or the series' first file.
         modality: DICOM Modality, or what the file kind implies.
         family: "fundus" or "ctmr" once routed; None when unsupported.
-        status: "pending", "done", "failed" or "unsupported".
+        status: "pending", "done", "failed", "unsupported" or "skipped" (hidden files: listed, not counted).
         error: why it failed or is unsupported.
         image: loaded (H, W, 3) uint8 photograph (fundus).
         volume: loaded volume (CT/MR); ``sources`` the instances in its z order.
@@ -90,6 +91,7 @@ class WorkItem:
                     "version": r.version,
                     "error": r.error,
                     "outputs": r.outputs,
+                    "output_errors": r.output_errors,
                     "preview": r.preview,
                     "seconds": round(r.seconds, 3),
                     **(r.result.to_dict() if r.result is not None else {}),

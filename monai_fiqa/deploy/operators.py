@@ -125,6 +125,10 @@ class QualityRouterOperator(Operator):
             item = pl.WorkItem(inv.name(path), "file", path=path)
             item.fail("failed", reason)
             other.append(item)
+        for path, reason in inv.skipped.items():  # accounted for in the report, not a failure
+            item = pl.WorkItem(inv.name(path), "file", path=path)
+            item.fail("skipped", reason)
+            other.append(item)
         for item in items:
             pl.route(item)
         op_output.emit([i for i in items if i.family == "fundus" and i.status == "pending"], "fundus_items")

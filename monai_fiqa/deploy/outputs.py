@@ -36,7 +36,11 @@ def preview_picture(item: WorkItem, run: ModelRun) -> np.ndarray:
 
 
 def write_run_outputs(item: WorkItem, run: ModelRun, out: Path) -> None:
-    """Write the run's outputs under ``out`` and record their paths (relative to ``out``) on ``run``."""
+    """Write the run's outputs under ``out`` and record their paths (relative to ``out``) on ``run``.
+
+    Each object is written on its own: one that cannot be built (e.g. a SEG for a series without a Frame of
+    Reference) is listed in ``run.output_errors`` with the reason and the others - and the score - are kept.
+    """
     r = run.result
     assert r is not None
     picture = preview_picture(item, run)
@@ -49,14 +53,18 @@ def write_run_outputs(item: WorkItem, run: ModelRun, out: Path) -> None:
         who = WriterIdentity(run.bundle, run.version)
         slices = r.params.get("slices")
         scored = [item.sources[z] for z in slices] if slices and len(item.sources) > 1 else None
-        objects = {"SR": quality_sr(item.sources, r, who, scored=scored)}
-        if r.quality_map is not None:
-            objects["SEG"] = quality_seg(item.sources, r.quality_map, who)
         title = "Quality map overlay" if item.family == "fundus" else "Quality montage"
-        objects["SC"] = quality_sc(item.sources[0], picture, who, f"{title} ({run.bundle})")
-        for kind, ds in objects.items():
+        builders = {"SR": lambda: quality_sr(item.sources, r, who, scored=scored)}
+        if r.quality_map is not None:
+            builders["SEG"] = lambda: quality_seg(item.sources, r.quality_map, who)
+        builders["SC"] = lambda: quality_sc(item.sources[0], picture, who, f"{title} ({run.bundle})")
+        for kind, build in builders.items():
             path = folder / f"{run.bundle}_{kind}.dcm"
-            ds.save_as(path, enforce_file_format=True)
+            try:
+                build().save_as(path, enforce_file_format=True)
+            except Exception as exc:  # highdicom/pydicom raise many types for unusual sources
+                run.output_errors[kind] = f"{type(exc).__name__}: {exc}"
+                continue
             written.append(path)
     elif item.kind == "nifti" and r.quality_map is not None:
         img = nib.load(str(item.path))

@@ -33,14 +33,16 @@ table{border-collapse:collapse;width:100%;background:#fff} td,th{border:1px soli
 th{background:#f0f0f0;text-align:left} .grade{color:#fff;border-radius:4px;padding:2px 8px;font-weight:600}
 .err{color:#b3261e} .muted{color:#777;font-size:12px} img{max-width:480px;display:block}
 .status-done{color:#1b7f3b;font-weight:600} .status-failed{color:#b3261e;font-weight:600}
-.status-unsupported{color:#8a5a00;font-weight:600}
+.status-unsupported{color:#8a5a00;font-weight:600} .status-skipped{color:#777}
 """
 
 
 def overall_status(items: list[WorkItem]) -> str:
-    """``success`` (every item assessed), ``partial`` (some), ``failed`` (none, or nothing to do)."""
-    done = sum(i.status == "done" for i in items)
-    if items and done == len(items):
+    """``success`` (every item assessed), ``partial`` (some), ``failed`` (none, or nothing to do); ``skipped``
+    items (hidden files inside the input) are listed but do not count either way."""
+    relevant = [i for i in items if i.status != "skipped"]
+    done = sum(i.status == "done" for i in relevant)
+    if relevant and done == len(relevant):
         return "success"
     return "partial" if done else "failed"
 
@@ -66,6 +68,8 @@ def _model_cell(run: dict[str, Any], out: Path) -> str:
             parts.append(f"<span class='err'>warning: {e(w)}</span><br>")
     if run.get("error"):
         parts.append(f"<span class='err'>{e(run['error'])}</span><br>")
+    for kind, why in (run.get("output_errors") or {}).items():
+        parts.append(f"<span class='err'>{e(kind)} not written: {e(why)}</span><br>")
     if run.get("preview") and (out / run["preview"]).is_file():
         parts.append(
             f"<img alt='preview of {e(run['bundle'])}' src='data:image/png;base64,{_thumbnail(out / run['preview'])}'>"
@@ -95,7 +99,8 @@ def _html(report: dict[str, Any], out: Path) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Image quality report</title>"
         f"<style>{_STYLE}</style></head><body><h1>Image quality report</h1>"
         f"<div class='sub' id='summary'>{e(report['finished'])} &middot; status <b>{e(report['status'])}</b> &middot; "
-        f"{c['done']} assessed, {c['failed']} failed, {c['unsupported']} unsupported of {c['items']} items</div>{pacs}"
+        f"{c['done']} assessed, {c['failed']} failed, {c['unsupported']} unsupported, {c['skipped']} skipped of "
+        f"{c['items']} items</div>{pacs}"
         "<table><thead><tr><th>series / file</th><th>route</th><th>status</th><th>model results</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></body></html>"
     )
@@ -116,7 +121,8 @@ def summary_lines(report: dict[str, Any], out: Path) -> list[str]:
                 lines.append(f"{head} -> {out / folder}")
     c = report["counts"]
     lines.append(
-        f"{report['status']}: {c['done']} assessed, {c['failed']} failed, {c['unsupported']} unsupported; "
+        f"{report['status']}: {c['done']} assessed, {c['failed']} failed, {c['unsupported']} unsupported, "
+        f"{c['skipped']} skipped; "
         f"report {out / 'report.html'}"
     )
     return lines
@@ -126,7 +132,7 @@ def write_reports(items: list[WorkItem], out: Path, pacs: dict[str, Any] | None 
     """Write ``run_report.json`` and ``report.html`` under ``out``; return the report."""
     out.mkdir(parents=True, exist_ok=True)
     summaries = [i.summary() for i in items]
-    counts = {k: sum(s["status"] == k for s in summaries) for k in ("done", "failed", "unsupported")}
+    counts = {k: sum(s["status"] == k for s in summaries) for k in ("done", "failed", "unsupported", "skipped")}
     report = {
         "status": overall_status(items),
         "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),

@@ -94,6 +94,41 @@ def _measurements(result: QualityResult, algorithm: hd.sr.AlgorithmIdentificatio
     return out
 
 
+# Patient and study attributes of Type 2 (present, may be empty) that the writers copy from the source: a
+# de-identified series often lacks them, and highdicom then fails with AttributeError - after the whole inference.
+_TYPE2_IDENTITY = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+)
+
+
+def _complete_identity(sources: Sequence[Dataset]) -> list[Dataset]:
+    """The sources, where one lacks a Type 2 patient/study attribute as a header-only copy with it present and
+    empty (the sources themselves are not changed; nothing is invented; pixel data is not copied)."""
+    out = []
+    for ds in sources:
+        missing = [kw for kw in _TYPE2_IDENTITY if kw not in ds]
+        if missing:
+            header = Dataset()
+            if hasattr(ds, "file_meta"):
+                header.file_meta = ds.file_meta
+            for elem in ds:
+                if elem.keyword != "PixelData":
+                    header.add(elem)
+            for kw in missing:
+                setattr(header, kw, None)
+            ds = header
+        out.append(ds)
+    return out
+
+
 def quality_sr(
     sources: Sequence[Dataset], result: QualityResult, who: WriterIdentity, scored: Sequence[Dataset] | None = None
 ) -> hd.sr.Comprehensive3DSR:
@@ -105,6 +140,8 @@ def quality_sr(
         who: model and software identity.
         scored: the instances the model actually looked at (e.g. MedIQA's salient slices); default all sources.
     """
+    sources = _complete_identity(sources)
+    scored = _complete_identity(scored) if scored is not None else None
     algorithm = hd.sr.AlgorithmIdentification(name=who.model, version=who.model_version)
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
@@ -179,6 +216,7 @@ def quality_seg(sources: Sequence[Dataset], quality_map: np.ndarray, who: Writer
         quality_map: (H, W) or (H, W, Z) float in [0, 1], 1 = good, matching the sources' rows and columns.
         who: model and software identity.
     """
+    sources = _complete_identity(sources)
     qmap = quality_map[:, :, None] if quality_map.ndim == 2 else quality_map
     frames_in_sources = int(sources[0].get("NumberOfFrames", 1) or 1) if len(sources) == 1 else len(sources)
     if qmap.shape[2] != frames_in_sources:
@@ -241,6 +279,7 @@ def quality_sc(source: Dataset, picture: np.ndarray, who: WriterIdentity, descri
     """
     if picture.ndim != 3 or picture.shape[2] != 3 or picture.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 picture, got {picture.shape} {picture.dtype}")
+    (source,) = _complete_identity([source])
     orientation = _patient_orientation(source)
     sc = hd.sc.SCImage.from_ref_dataset(
         ref_dataset=source,

@@ -91,3 +91,25 @@ def test_fundus_seg_and_sc_on_an_ophthalmic_photograph(sample_study, tmp_path):
 def test_sc_refuses_non_rgb_pictures(mr_series):
     with pytest.raises(ValueError, match="uint8"):
         quality_sc(mr_series[0], np.zeros((8, 8), np.float32), WHO, "x")
+
+
+def test_de_identified_source_without_patient_attributes_still_gets_valid_objects(tmp_path):
+    """De-identified data often lacks PatientID, PatientBirthDate, AccessionNumber...: written empty (Type 2)."""
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    for kw in ("PatientID", "PatientBirthDate", "PatientName", "AccessionNumber", "StudyID", "ReferringPhysicianName"):
+        if kw in ds:
+            delattr(ds, kw)
+    result = QualityResult(50.0, "usable", np.ones((ds.Rows, ds.Columns), np.float32), {})
+    objects = {
+        "sr": quality_sr([ds], result, WHO),
+        "seg": quality_seg([ds], result.quality_map, WHO),
+        "sc": quality_sc(ds, np.zeros((64, 64, 3), np.uint8), WHO, "overlay"),
+    }
+    for name, obj in objects.items():
+        path = tmp_path / f"{name}.dcm"
+        obj.save_as(path, enforce_file_format=True)
+        assert dciodvfy_errors(path) == [], name
+        assert pydicom.dcmread(path).PatientID == ""
+    assert "PatientID" not in ds  # the source itself is untouched
