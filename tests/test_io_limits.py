@@ -71,3 +71,30 @@ def test_channel_first_array_is_refused_not_misread():
     with pytest.raises(ImageReadError, match="channel-first"):
         to_rgb_uint8(np.zeros((3, 256, 256), np.uint8))
     assert to_rgb_uint8(np.zeros((256, 256, 3), np.uint8))[0].shape == (256, 256, 3)
+
+
+def test_nifti_whose_header_declares_a_huge_volume_is_refused_before_reading(tmp_path):
+    import nibabel as nib
+
+    from monai_fiqa.io.volumes import VolumeReadError, read_volume
+
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 4), np.float32), np.eye(4)), tmp_path / "liar.nii")
+    raw = bytearray((tmp_path / "liar.nii").read_bytes())
+    raw[42:48] = struct.pack("<3h", 1024, 1024, 1024)  # dim[1..3]: the header lies, the file holds 64 voxels
+    (tmp_path / "liar.nii").write_bytes(bytes(raw))
+    assert len(raw) < 4096
+    with pytest.raises(VolumeReadError, match="exceeds the limit"):
+        read_volume(tmp_path / "liar.nii")
+
+
+def test_dicom_series_declaring_gigavoxels_is_refused_from_headers(tmp_path):
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from monai_fiqa.io.volumes import VolumeReadError, read_volume
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.Rows = ds.Columns = 60000  # a sparse file: header says 3.6 G pixels per slice
+    ds.save_as(tmp_path / "huge.dcm")
+    with pytest.raises(VolumeReadError, match="exceeds the limit"):
+        read_volume(tmp_path)

@@ -88,7 +88,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``assess``, ``evaluate`` and ``demo``."""
-    a = sub.add_parser("assess", help="score images or volumes with a bundle")
+    a = sub.add_parser(
+        "assess",
+        help="score images or volumes with a bundle",
+        epilog="exit status: 0 every input assessed; 1 an input could not be assessed (its error is in the output "
+        "and the others go on); 2 no usable bundle (unknown, untrusted folder, or no weights)",
+    )
     a.add_argument("paths", nargs="+")
     a.add_argument("--model", help="bundle name or folder (default: an installed bundle for each input's kind)")
     a.add_argument("--json", help="write results to this JSON file")

@@ -8,6 +8,7 @@ kept in ``meta`` (never patient identity), so results and logs carry no patient 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,12 +37,37 @@ PROMPT_KEYWORDS = (
     "ImageType",
     "MagneticFieldStrength",
 )
-_MAX_VOXELS = 1024 * 1024 * 2048  # 2 GVoxel: beyond this the volume is not one CT/MR series
+MAX_VOXELS_ENV = "MONAI_FIQA_MAX_VOXELS"
+# 300 M voxels (1.2 GB as float32) holds a 512 x 512 x 1100 CT; larger is a whole-body stack or a file whose header
+# lies, and is refused from the header before anything is allocated.
+DEFAULT_MAX_VOXELS = 300_000_000
 _SPACING_RANGE_MM = (0.01, 50.0)
 
 
 class VolumeReadError(ValueError):
     """A file or array cannot be assessed as a CT/MR volume; the message says why."""
+
+
+def max_voxels() -> int:
+    """The voxel limit per volume: ``$MONAI_FIQA_MAX_VOXELS`` or 300 M."""
+    try:
+        return int(os.environ.get(MAX_VOXELS_ENV, DEFAULT_MAX_VOXELS))
+    except ValueError as exc:
+        raise VolumeReadError(f"${MAX_VOXELS_ENV} must be an integer number of voxels") from exc
+
+
+def check_voxel_count(shape: tuple[int, ...], what: str) -> None:
+    """Refuse a volume whose (declared) shape exceeds the voxel limit, before it is read.
+
+    Raises:
+        VolumeReadError: with the shape and the limit.
+    """
+    n = int(np.prod([int(s) for s in shape], dtype=np.float64))
+    if n > max_voxels():
+        raise VolumeReadError(
+            f"{what}: {' x '.join(str(int(s)) for s in shape)} = {n:,} voxels exceeds the limit of {max_voxels():,}"
+            f" (${MAX_VOXELS_ENV})"
+        )
 
 
 @dataclass
@@ -84,8 +110,7 @@ def check_volume(vol: Volume) -> Volume:
         raise VolumeReadError(f"expected a 3D volume (H, W, Z), got {arr.ndim} dimensions {arr.shape}")
     if min(arr.shape[:2]) < 16:
         raise VolumeReadError(f"in-plane size {arr.shape[:2]} is too small to assess (minimum 16 x 16)")
-    if arr.size > _MAX_VOXELS:
-        raise VolumeReadError(f"volume of {arr.size} voxels is larger than the {_MAX_VOXELS} supported")
+    check_voxel_count(arr.shape, "volume")
     finite = np.isfinite(arr)
     if not finite.all():
         raise VolumeReadError(f"{int((~finite).sum())} voxels are NaN or infinite")
@@ -126,6 +151,15 @@ def _spacing(ds: pydicom.Dataset, dz: float | None) -> tuple[float, float, float
 
 
 def _read_dicom_files(files: list[Path]) -> Volume:
+    voxels = 0
+    for f in files:  # headers first: a few kilobytes may declare gigabytes of pixels
+        try:
+            head = pydicom.dcmread(f, stop_before_pixels=True)
+        except Exception as exc:  # corrupt or non-DICOM file
+            raise VolumeReadError(f"{f.name}: not readable as DICOM ({exc})") from exc
+        frames = int(head.get("NumberOfFrames", 1) or 1)
+        voxels += int(head.get("Rows", 0) or 0) * int(head.get("Columns", 0) or 0) * frames
+    check_voxel_count((voxels,), f"series of {len(files)} files")
     datasets = []
     for f in files:
         try:
@@ -188,8 +222,7 @@ def _read_nifti(path: Path) -> Volume:
         img = nib.load(str(path))
     except Exception as exc:
         raise VolumeReadError(f"{path.name}: not readable as NIfTI ({exc})") from exc
-    if int(np.prod(img.shape)) > _MAX_VOXELS:  # refuse before allocating it
-        raise VolumeReadError(f"volume of shape {img.shape} is larger than the {_MAX_VOXELS} voxels supported")
+    check_voxel_count(tuple(img.shape), path.name)  # from the header, before allocating
     try:
         arr = np.asarray(img.get_fdata(dtype=np.float32))
     except Exception as exc:
