@@ -102,7 +102,9 @@ def take_inventory(root: str | Path) -> Inventory:
             inv.photos.append(p)
         else:
             try:
-                ds = pydicom.dcmread(p)
+                # values over 1 MB (the pixel data) stay on disk until a routed item decodes them, after its
+                # declared size has been checked: a sparse file may declare gigabytes
+                ds = pydicom.dcmread(p, defer_size="1 MB")
                 for kw in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
                     if not ds.get(kw):
                         raise ValueError(f"no {kw}")

@@ -23,7 +23,7 @@ import pydicom
 from monai_fiqa.api import FAMILY_BUNDLES, BundleNotFoundError, available_bundles, load
 from monai_fiqa.deploy.items import ModelRun, WorkItem
 from monai_fiqa.deploy.outputs import write_run_outputs
-from monai_fiqa.io.images import ImageReadError, read_rgb, to_rgb_uint8
+from monai_fiqa.io.images import ImageReadError, check_image_size, read_rgb, to_rgb_uint8
 from monai_fiqa.io.volumes import VolumeReadError, read_volume, volume_from_datasets
 
 __all__ = [
@@ -97,7 +97,9 @@ def load_item(item: WorkItem) -> WorkItem:
             if item.kind == "photo":
                 item.image, _ = read_rgb(item.path)  # type: ignore[arg-type]
             else:
-                item.image, _ = to_rgb_uint8(item.datasets[0].pixel_array)
+                ds = item.datasets[0]
+                check_image_size(int(ds.get("Columns", 0) or 0), int(ds.get("Rows", 0) or 0), item.key)
+                item.image, _ = to_rgb_uint8(ds.pixel_array)
                 item.sources = item.datasets
         elif item.kind == "nifti":
             item.volume = read_volume(item.path)  # type: ignore[arg-type]

@@ -202,6 +202,11 @@ def volume_from_datasets(datasets: list[pydicom.Dataset]) -> tuple[Volume, list[
     datasets = [d for d in datasets if "PixelData" in d]
     if not datasets:
         raise VolumeReadError("no DICOM file with pixel data")
+    declared = sum(
+        int(d.get("Rows", 0) or 0) * int(d.get("Columns", 0) or 0) * int(d.get("NumberOfFrames", 1) or 1)
+        for d in datasets
+    )
+    check_voxel_count((declared,), f"series of {len(datasets)} instances")  # before any pixel is decoded
     if len({d.get("SeriesInstanceUID") for d in datasets}) > 1:
         raise VolumeReadError("the files belong to more than one series; give one series at a time")
     if len(datasets) == 1:
