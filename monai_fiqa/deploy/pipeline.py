@@ -23,6 +23,7 @@ import pydicom
 from monai_fiqa.api import FAMILY_BUNDLES, BundleNotFoundError, available_bundles, load
 from monai_fiqa.deploy.items import ModelRun, WorkItem
 from monai_fiqa.deploy.outputs import write_run_outputs
+from monai_fiqa.io.dicom_writers import WriterIdentity
 from monai_fiqa.io.images import ImageReadError, check_image_size, read_rgb, to_rgb_uint8
 from monai_fiqa.io.volumes import VolumeReadError, read_volume, volume_from_datasets
 
@@ -65,8 +66,35 @@ def file_items(photos: list[Path], volumes: list[Path], name: Any = str) -> list
     return items + [WorkItem(name(p), "nifti", path=p, modality="NIfTI") for p in volumes]
 
 
+def _not_for_scoring(first: pydicom.Dataset, sop: str, modality: str) -> str | None:
+    r"""Why a series must not be scored although it may hold pixels, or None.
+
+    Our own outputs (an auto-routed study comes back through the app), images that are not diagnostic
+    acquisitions (ImageType LOCALIZER or SCREEN SAVE; for CT/MR also SECONDARY: reformats, screenshots, dose
+    screens) and secondary captures in CT/MR series (dose screens: text on black).  DERIVED\PRIMARY stays
+    assessable: it is how scanners label reconstructions (thin-slice recons, MPRs) that radiologists read.  Colour
+    photographs keep SECONDARY: fundus cameras without Ophthalmic Photography support export Secondary Capture
+    objects labelled DERIVED\SECONDARY, and those are the photographs to assess.
+    """
+    if str(first.get("Manufacturer", "")) == WriterIdentity.manufacturer:
+        return f"an output of this application ({sop}): never assessed again"
+    image_type = [str(v).strip().upper() for v in (first.get("ImageType") or [])]
+    flags = sorted({"LOCALIZER", "SCREEN SAVE"} & set(image_type))
+    if modality in ("CT", "MR") and len(image_type) > 1 and image_type[1] == "SECONDARY":
+        flags.append("SECONDARY")
+    if flags:
+        return f"ImageType {'/'.join(image_type)}: not an original diagnostic image ({', '.join(flags)})"
+    if modality in ("CT", "MR") and "Secondary Capture" in sop:
+        return f"{modality} {sop}: a secondary capture (e.g. a dose screen), not an acquisition"
+    return None
+
+
 def route(item: WorkItem) -> WorkItem:
-    """Decide the family from Modality, photometric interpretation and dimensionality (see the module docstring)."""
+    """Decide the family from Modality, photometric interpretation and dimensionality (see the module docstring).
+
+    Non-image objects (SR, presentation states, waveforms), this app's own outputs and non-diagnostic images are
+    ``skipped`` with the reason (accounted for, not failures); images no model assesses are ``unsupported``.
+    """
     if item.kind == "photo":
         item.family = "fundus"
     elif item.kind == "nifti":
@@ -76,8 +104,11 @@ def route(item: WorkItem) -> WorkItem:
         sop = getattr(first.get("SOPClassUID"), "name", str(first.get("SOPClassUID", "unknown SOP class")))
         samples = int(first.get("SamplesPerPixel", 1) or 1)
         frames = int(first.get("NumberOfFrames", 1) or 1)
-        if not any("PixelData" in d for d in item.datasets):
-            item.fail("unsupported", f"{item.modality or 'no modality'} {sop}: no image to assess")
+        skip = _not_for_scoring(first, sop, item.modality)
+        if skip:
+            item.fail("skipped", skip)
+        elif not any("PixelData" in d for d in item.datasets):
+            item.fail("skipped", f"{item.modality or 'no modality'} {sop}: no image to assess")
         elif samples == 3 and item.modality in FUNDUS_MODALITIES and frames == 1 and len(item.datasets) == 1:
             item.family = "fundus"
         elif samples == 1 and item.modality in ("CT", "MR"):

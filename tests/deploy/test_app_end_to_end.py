@@ -48,7 +48,7 @@ def test_every_series_routed_to_its_bundle_and_written_valid(study_run, sample_s
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((out / "run_report.json").read_text())
     assert report["status"] == "success"
-    assert report["counts"] == {"items": 3, "done": 3, "failed": 0, "unsupported": 0}
+    assert report["counts"] == {"items": 3, "done": 3, "failed": 0, "unsupported": 0, "skipped": 0}
     files = sorted((out / "dicom").rglob("*.dcm"))
     runs = sum(len(v) for v in expected.values())  # one SR, SEG and SC per model run
     assert sorted(f.stem.rsplit("_", 1)[1] for f in files) == ["SC"] * runs + ["SEG"] * runs + ["SR"] * runs
@@ -87,8 +87,8 @@ def test_failure_isolation_partial_success(messy_study, fundus_test_bundles, tmp
     failed = {i["item"]: i["error"] for i in by_status["failed"]}
     assert any("pixel data" in e for e in failed.values())  # the truncated CT file
     assert failed["other/notes.txt"].startswith("not a DICOM")
-    unsupported = " | ".join(i["error"] for i in by_status["unsupported"])
-    assert "Waveform" in unsupported and "SR" in unsupported and unsupported.count("no image to assess") == 2
+    skipped = " | ".join(i["error"] for i in by_status["skipped"])  # non-image objects: accounted, not failures
+    assert "Waveform" in skipped and "SR" in skipped and skipped.count("no image to assess") == 2
     # nothing lost: every input file is accounted for by an item
     assert sum(max(i["instances"], 1) for i in report["items"]) == sum(1 for p in messy_study.rglob("*") if p.is_file())
     assert len(list((tmp_path / "dicom").rglob("*_SR.dcm"))) == 1
@@ -141,3 +141,14 @@ def test_png_and_nifti_inputs_get_results_but_no_invented_dicom(fundus_test_bund
 
     (qmap,) = (tmp_path / "out" / "maps").glob("*.nii.gz")
     assert nib.load(qmap).shape == nib.load(study / "t2.nii.gz").shape
+
+
+def test_the_apps_own_output_is_never_scored_again(study_run, fundus_test_bundles, tmp_path):
+    """An auto-routed study comes back with our SR/SEG/SC in it: zero items scored, zero failures."""
+    _, out, _ = study_run
+    env = dict(os.environ) | {BUNDLE_PATH_ENV: str(fundus_test_bundles)}
+    proc = run_app(out / "dicom", tmp_path, env)
+    report = json.loads((tmp_path / "run_report.json").read_text())
+    assert report["counts"]["done"] == 0 and report["counts"]["failed"] == 0, proc.stderr[-3000:]
+    assert report["counts"]["skipped"] == report["counts"]["items"] > 0
+    assert all("output of this application" in i["error"] for i in report["items"])

@@ -22,13 +22,39 @@ def _item(path: str | Path) -> pl.WorkItem:
 def test_routes_by_modality_photometry_and_pixel_data(sample_study):
     assert _item(sample_study / "fundus" / "OP0001.dcm").family == "fundus"
     assert _item(sample_study / "ct_series" / "CT0001.dcm").family == "ctmr"
-    assert _item(get_testdata_file("MR_small.dcm")).family == "ctmr"
+    assert _item(get_testdata_file("CT_small.dcm")).family == "ctmr"
     assert _item(get_testdata_file("SC_rgb_dcmtk_+eb+cy+n1.dcm")).family == "fundus"  # OT, YBR_FULL colour
-    unsupported = [("waveform_ecg.dcm", "no image"), ("test-SR.dcm", "no image")]
-    unsupported += [("JPEG2000.dcm", "monochrome NM"), ("ExplVR_BigEnd.dcm", "colour US")]
+    unsupported = [("JPEG2000.dcm", "monochrome NM"), ("ExplVR_BigEnd.dcm", "colour US")]
     for name, reason in unsupported:
         item = _item(get_testdata_file(name))
         assert item.family is None and item.status == "unsupported" and reason in item.error, name
+    skipped = [("waveform_ecg.dcm", "no image"), ("test-SR.dcm", "no image"), ("MR_small.dcm", "SECONDARY")]
+    for name, reason in skipped:  # accounted for, not failures
+        item = _item(get_testdata_file(name))
+        assert item.family is None and item.status == "skipped" and reason in item.error, name
+
+
+def test_localizers_dose_screens_and_our_own_outputs_are_skipped(sample_study, tmp_path):
+    ct = pydicom.dcmread(sample_study / "ct_series" / "CT0001.dcm")
+    ct.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
+    assert "LOCALIZER" in _routed(ct).error and _routed(ct).status == "skipped"
+    ct.ImageType = ["DERIVED", "PRIMARY", "AXIAL"]  # a reconstruction radiologists read: assessed
+    assert _routed(ct).family == "ctmr"
+    screen = pydicom.dcmread(sample_study / "ct_series" / "CT0001.dcm")
+    screen.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture in a CT series: a dose screen
+    assert "dose screen" in _routed(screen).error
+    ours = pydicom.dcmread(sample_study / "fundus" / "OP0001.dcm")
+    ours.Manufacturer = "monai-fiqa"
+    assert _routed(ours).status == "skipped" and "output of this application" in ours_error(ours)
+
+
+def _routed(ds: pydicom.Dataset) -> pl.WorkItem:
+    (item,) = pl.dicom_items([[ds]])
+    return pl.route(item)
+
+
+def ours_error(ds: pydicom.Dataset) -> str:
+    return _routed(ds).error or ""
 
 
 def test_colour_ct_is_not_sent_to_a_model(sample_study):
