@@ -24,7 +24,7 @@ __all__ = ["EXIT_CODES", "exit_code_of", "overall_status", "summary_lines", "wri
 
 # 0: every assessable item assessed; 1: none; 2: configuration error, nothing ran (deploy.preflight);
 # 3: partial (some items failed or could not be assessed); 4: assessed, but storing to the PACS failed for an object
-EXIT_CODES = {"success": 0, "failed": 1, "configuration": 2, "partial": 3, "pacs_failed": 4}
+EXIT_CODES = {"success": 0, "nothing_to_assess": 0, "failed": 1, "configuration": 2, "partial": 3, "pacs_failed": 4}
 _GRADE_COLOUR = {"good": "#1b7f3b", "usable": "#b07d00", "reject": "#b3261e"}
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#1d1d1f;background:#fafafa}
@@ -38,9 +38,12 @@ th{background:#f0f0f0;text-align:left} .grade{color:#fff;border-radius:4px;paddi
 
 
 def overall_status(items: list[WorkItem]) -> str:
-    """``success`` (every item assessed), ``partial`` (some), ``failed`` (none, or nothing to do); ``skipped``
-    items (hidden files inside the input) are listed but do not count either way."""
+    """``success`` (every item assessed), ``partial`` (some), ``failed`` (none, or an empty input);
+    ``nothing_to_assess`` when every item was skipped (non-image objects, this app's own outputs, hidden files):
+    skipped items are listed but count neither way."""
     relevant = [i for i in items if i.status != "skipped"]
+    if items and not relevant:
+        return "nothing_to_assess"
     done = sum(i.status == "done" for i in relevant)
     if relevant and done == len(relevant):
         return "success"

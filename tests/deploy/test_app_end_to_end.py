@@ -149,6 +149,7 @@ def test_the_apps_own_output_is_never_scored_again(study_run, fundus_test_bundle
     env = dict(os.environ) | {BUNDLE_PATH_ENV: str(fundus_test_bundles)}
     proc = run_app(out / "dicom", tmp_path, env)
     report = json.loads((tmp_path / "run_report.json").read_text())
-    assert report["counts"]["done"] == 0 and report["counts"]["failed"] == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0 and report["status"] == "nothing_to_assess", proc.stderr[-3000:]
+    assert report["counts"]["done"] == 0 and report["counts"]["failed"] == 0
     assert report["counts"]["skipped"] == report["counts"]["items"] > 0
     assert all("output of this application" in i["error"] for i in report["items"])
