@@ -13,6 +13,7 @@ private coding scheme ``99FIQA`` (declared in each object's Coding Scheme Identi
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,20 +27,20 @@ from pydicom.uid import generate_uid
 
 from monai_fiqa.api import QualityResult
 
-__all__ = ["PRIVATE_SCHEME", "WriterIdentity", "quality_sc", "quality_seg", "quality_sr"]
+__all__ = ["PRIVATE_SCHEME", "WriterIdentity", "private_code", "quality_sc", "quality_seg", "quality_sr"]
 
 PRIVATE_SCHEME = "99FIQA"
 _SR_SERIES, _SEG_SERIES, _SC_SERIES = 1000, 2000, 3000  # added to the source SeriesNumber
 _SCORE_UNIT = CodedConcept("{score}", "UCUM", "score")
+# Grades from one standard context group, CID 7036 "Image Quality Assessment" (RadLex): its three values are
+# exactly good / usable / reject - readable (diagnostic), readable with limits, not readable.
 _GRADE_CODES = {
-    "good": CodedConcept(codes.DCM.GoodImageQuality.value, "DCM", codes.DCM.GoodImageQuality.meaning),
-    "usable": CodedConcept("USABLE", PRIVATE_SCHEME, "Usable image quality"),
-    "reject": CodedConcept(
-        codes.DCM.InsufficientQualityForInterpretation.value,
-        "DCM",
-        codes.DCM.InsufficientQualityForInterpretation.meaning,
-    ),
+    "good": codes.cid7036.DiagnosticQuality,
+    "usable": codes.cid7036.LimitedQuality,
+    "reject": codes.cid7036.NonDiagnosticQuality,
 }
+# Standard codes for estimated parameters that have one (CID 4243 "Ophthalmic Quality Metric Type" holds SNR).
+_STANDARD_PARAMETER_CODES = {"SNR": codes.cid4243.SignalToNoiseRatio}
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,23 @@ class WriterIdentity:
 
     model: str
     model_version: str
-    software_version: str = "monai-fiqa"
     manufacturer: str = "monai-fiqa"
+
+    @property
+    def software_versions(self) -> list[str]:
+        """SoftwareVersions: the package and the bundle, each with its version."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            package = version("monai-fiqa")
+        except PackageNotFoundError:
+            package = "unknown"
+        return [f"monai-fiqa {package}", f"{self.model} {self.model_version}"]
+
+    @property
+    def device_uid(self) -> str:
+        """A Device Observer UID that is the same for every report of one bundle version (derived, not random)."""
+        return generate_uid(entropy_srcs=["monai-fiqa device observer", self.model, self.model_version])
 
     def algorithm(self) -> hd.AlgorithmIdentificationSequence:
         return hd.AlgorithmIdentificationSequence(
@@ -69,8 +85,16 @@ def _series_number(source: Dataset, offset: int) -> int:
     return offset + int(source.get("SeriesNumber") or 0) % 1000
 
 
-def _private(value: str, meaning: str) -> CodedConcept:
-    return CodedConcept(value.upper()[:16], PRIVATE_SCHEME, meaning[:64])
+def private_code(key: str, meaning: str) -> CodedConcept:
+    """A private concept whose code value is derived from ``key`` (e.g. ``"mr_undersampling/acceleration R"``).
+
+    Why a hash and not the name: Code Value is at most 16 characters, and truncating names made different concepts
+    share one code ("undersampling severity" and "acceleration R" both became ``MR_UNDERSAMPLING``).  ``FIQA-``
+    plus 10 hexadecimal digits of a SHA-256 is stable across runs and versions; the test over every concept we
+    write checks that none collide, and docs/dicom_conformance.md lists them.
+    """
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10].upper()
+    return CodedConcept(f"FIQA-{digest}", PRIVATE_SCHEME, meaning[:64])
 
 
 def _unit(parameter: str) -> CodedConcept:
@@ -88,7 +112,7 @@ def _measurements(result: QualityResult, algorithm: hd.sr.AlgorithmIdentificatio
     for name, values in (result.params.get("artefacts") or {}).items():
         for key, value in values.items():
             label = "severity" if key == "severity" else re.sub(r"\s*\([^)]*\)\s*$", "", key)
-            concept = _private(f"{name}_{'SEV' if key == 'severity' else 'PAR'}", f"Estimated {name} {label}")
+            concept = _STANDARD_PARAMETER_CODES.get(key) or private_code(f"{name}/{key}", f"Estimated {name} {label}")
             unit = CodedConcept("1", "UCUM", "no units") if key == "severity" else _unit(key)
             out.append(hd.sr.Measurement(name=concept, value=float(value), unit=unit, algorithm_id=algorithm))
     return out
@@ -146,7 +170,7 @@ def quality_sr(
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=generate_uid(), name=who.model, manufacturer_name=who.manufacturer, model_name=who.model
+            uid=who.device_uid, name=who.model, manufacturer_name=who.manufacturer, model_name=who.model
         ),
     )
     group = hd.sr.MeasurementsAndQualitativeEvaluations(
@@ -179,6 +203,7 @@ def quality_sr(
         institution_name=sources[0].get("InstitutionName"),
     )
     sr.CodingSchemeIdentificationSequence = [_scheme_identification()]
+    sr.SoftwareVersions = who.software_versions
     return sr
 
 
@@ -241,7 +266,7 @@ def quality_seg(sources: Sequence[Dataset], quality_map: np.ndarray, who: Writer
         instance_number=1,
         manufacturer=who.manufacturer,
         manufacturer_model_name=who.model,
-        software_versions=who.software_version,
+        software_versions=who.software_versions,
         device_serial_number="0",
         max_fractional_value=255,
         series_description=f"Low-quality map ({who.model})"[:64],
@@ -299,6 +324,6 @@ def quality_sc(source: Dataset, picture: np.ndarray, who: WriterIdentity, descri
         sc.PatientOrientation = None
     laterality = source.get("Laterality") or source.get("ImageLaterality")
     sc.Laterality = laterality if laterality in ("R", "L") else None  # Type 2C: the eye of a fundus photograph
-    sc.SoftwareVersions, sc.BurnedInAnnotation = who.software_version, "YES"  # scores are drawn into the picture
+    sc.SoftwareVersions, sc.BurnedInAnnotation = who.software_versions, "YES"  # scores are drawn into the picture
     sc.DerivationDescription = f"Quality map of {who.model} {who.model_version} over the source image"[:1024]
     return sc

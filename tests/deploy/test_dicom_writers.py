@@ -38,8 +38,14 @@ def test_sr_carries_score_grade_parameters_and_references(mr_series, tmp_path):
         assert back.get(kw) == ordered[0].get(kw), kw
     values = sr_values(back)
     assert values[codes.DCM.ImageQualityRating.meaning] == pytest.approx(61.5)
-    assert values[codes.DCM.OverallImageQualityEvaluation.meaning] == "Usable image quality"
-    assert values["Estimated mr_noise SNR"] == pytest.approx(38.4)
+    assert values[codes.DCM.OverallImageQualityEvaluation.meaning] == "Limited quality"  # CID 7036 (RadLex)
+    assert values["Signal to Noise Ratio"] == pytest.approx(38.4)  # a standard code where one exists
+    assert values["Estimated mr_noise severity"] == pytest.approx(0.25)
+    assert back.SoftwareVersions[1] == "ctmr_mediqa 0.1.0" and back.SoftwareVersions[0].startswith("monai-fiqa ")
+    again = quality_sr(ordered, result, WHO, scored=ordered[5:12])
+    observer_uid = [it for it in back.ContentSequence if it.ConceptNameCodeSequence[0].CodeValue == "121012"]
+    assert observer_uid and observer_uid[0].UID == WHO.device_uid  # stable: derived from bundle and version
+    assert again.SOPInstanceUID != back.SOPInstanceUID
     assert values["Algorithm Name"] == "ctmr_mediqa" and values["Algorithm Version"] == "0.1.0"
     evidence = {
         r.ReferencedSOPInstanceUID
@@ -113,3 +119,14 @@ def test_de_identified_source_without_patient_attributes_still_gets_valid_object
         assert dciodvfy_errors(path) == [], name
         assert pydicom.dcmread(path).PatientID == ""
     assert "PatientID" not in ds  # the source itself is untouched
+
+
+def test_private_codes_of_every_estimated_parameter_are_unique():
+    """Every (artefact, parameter) MedIQA reports gets its own code: 16-character truncation once merged two."""
+    from monai_fiqa.ctmr.artefacts import ARTEFACTS
+    from monai_fiqa.io.dicom_writers import private_code
+
+    keys = [f"{name}/{key}" for name, spec in ARTEFACTS.items() for key in ("severity", spec.parameter)]
+    values = [private_code(k, k).value for k in keys]
+    assert len(set(values)) == len(keys) and all(len(v) <= 16 for v in values)
+    assert private_code("mr_undersampling/severity", "x").value == private_code("mr_undersampling/severity", "y").value
