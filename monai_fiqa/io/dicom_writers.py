@@ -27,10 +27,10 @@ from pydicom.uid import generate_uid
 
 from monai_fiqa.api import QualityResult
 
-__all__ = ["PRIVATE_SCHEME", "WriterIdentity", "private_code", "quality_sc", "quality_seg", "quality_sr"]
+__all__ = ["PRIVATE_SCHEME", "WriterIdentity", "private_code", "quality_pm", "quality_sc", "quality_seg", "quality_sr"]
 
 PRIVATE_SCHEME = "99FIQA"
-_SR_SERIES, _SEG_SERIES, _SC_SERIES = 1000, 2000, 3000  # added to the source SeriesNumber
+_SR_SERIES, _SEG_SERIES, _SC_SERIES, _PM_SERIES = 1000, 2000, 3000, 4000  # added to the source SeriesNumber
 _SCORE_UNIT = CodedConcept("{score}", "UCUM", "score")
 # Grades from one standard context group, CID 7036 "Image Quality Assessment" (RadLex): its three values are
 # exactly good / usable / reject - readable (diagnostic), readable with limits, not readable.
@@ -276,6 +276,61 @@ def quality_seg(sources: Sequence[Dataset], quality_map: np.ndarray, who: Writer
     _restore_references(seg, {str(d.SOPInstanceUID): str(d.SOPClassUID) for d in sources})
     seg.CodingSchemeIdentificationSequence = [_scheme_identification()]
     return seg
+
+
+def quality_pm(sources: Sequence[Dataset], quality_map: np.ndarray, who: WriterIdentity) -> hd.pm.ParametricMap:
+    """The quality map itself as a Parametric Map: float pixels, 1 = good, with a real-world value mapping to
+    "image quality 0-1" - what OHIF-class viewers display as a map and Slicer loads as a volume.
+
+    Args:
+        sources: as for :func:`quality_seg`, with a Frame of Reference (CT/MR series): highdicom cannot index the
+            frames of a map on a photograph without one, so a fundus photograph's map goes to the SEG only.
+        quality_map: (H, W) or (H, W, Z) float in [0, 1], 1 = good.
+        who: model and software identity.
+
+    Raises:
+        ValueError: no Frame of Reference, or a map that does not match the sources.
+    """
+    if "FrameOfReferenceUID" not in sources[0]:
+        raise ValueError("a Parametric Map needs a Frame of Reference (CT/MR); a photograph's map is in the SEG")
+    sources = _complete_identity(sources)
+    qmap = quality_map[:, :, None] if quality_map.ndim == 2 else quality_map
+    frames_in_sources = int(sources[0].get("NumberOfFrames", 1) or 1) if len(sources) == 1 else len(sources)
+    if qmap.shape[2] != frames_in_sources:
+        raise ValueError(f"map has {qmap.shape[2]} slices but the sources hold {frames_in_sources} frames")
+    frames = np.clip(np.moveaxis(qmap, 2, 0), 0.0, 1.0).astype(np.float32)
+    mapping = hd.pm.RealWorldValueMapping(
+        lut_label="QUALITY",
+        lut_explanation="Image quality, 1 = good",
+        unit=CodedConcept("1", "UCUM", "no units"),
+        value_range=(0.0, 1.0),
+        slope=1.0,
+        intercept=0.0,
+        quantity_definition=codes.DCM.ImageQuality,
+    )
+    pm = hd.pm.ParametricMap(
+        source_images=[_seg_source_view(d) for d in sources],
+        pixel_array=frames,
+        series_instance_uid=generate_uid(),
+        series_number=_series_number(sources[0], _PM_SERIES),
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer=who.manufacturer,
+        manufacturer_model_name=who.model,
+        software_versions=tuple(who.software_versions),
+        device_serial_number="0",
+        contains_recognizable_visual_features=False,
+        real_world_value_mappings=[mapping],
+        window_center=0.5,
+        window_width=1.0,
+        content_label="QUALITY",
+        content_description=f"Image quality map ({who.model})"[:64],
+        series_description=f"Quality map ({who.model})"[:64],
+    )
+    if "Laterality" not in pm:  # Type 2C in General Series: present, from the source or empty (not invented)
+        pm.Laterality = sources[0].get("Laterality") or sources[0].get("ImageLaterality")
+    _restore_references(pm, {str(d.SOPInstanceUID): str(d.SOPClassUID) for d in sources})
+    return pm
 
 
 def _patient_orientation(source: Dataset) -> tuple[str, str] | None:
