@@ -16,7 +16,7 @@ import numpy as np
 
 from monai_fiqa.ctmr.preview import slice_montage
 from monai_fiqa.deploy.items import ModelRun, WorkItem
-from monai_fiqa.io.dicom_writers import WriterIdentity, quality_sc, quality_seg, quality_sr
+from monai_fiqa.io.dicom_writers import WriterIdentity, quality_pm, quality_sc, quality_seg, quality_sr
 from monai_fiqa.viz import contact_sheet, overlay_map, save_png
 
 __all__ = ["preview_picture", "write_run_outputs"]
@@ -57,6 +57,8 @@ def write_run_outputs(item: WorkItem, run: ModelRun, out: Path) -> None:
         builders = {"SR": lambda: quality_sr(item.sources, r, who, scored=scored)}
         if r.quality_map is not None:
             builders["SEG"] = lambda: quality_seg(item.sources, r.quality_map, who)
+            if "FrameOfReferenceUID" in item.sources[0]:  # CT/MR: the map itself, for OHIF-class viewers
+                builders["PM"] = lambda: quality_pm(item.sources, r.quality_map, who)
         builders["SC"] = lambda: quality_sc(item.sources[0], picture, who, f"{title} ({run.bundle})")
         for kind, build in builders.items():
             path = folder / f"{run.bundle}_{kind}.dcm"

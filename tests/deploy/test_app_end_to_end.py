@@ -50,8 +50,10 @@ def test_every_series_routed_to_its_bundle_and_written_valid(study_run, sample_s
     assert report["status"] == "success"
     assert report["counts"] == {"items": 3, "done": 3, "failed": 0, "unsupported": 0, "skipped": 0}
     files = sorted((out / "dicom").rglob("*.dcm"))
-    runs = sum(len(v) for v in expected.values())  # one SR, SEG and SC per model run
-    assert sorted(f.stem.rsplit("_", 1)[1] for f in files) == ["SC"] * runs + ["SEG"] * runs + ["SR"] * runs
+    runs = sum(len(v) for v in expected.values())  # one SR, SEG and SC per model run, and a PM for CT/MR runs
+    pm = sum(len(v) for modality, v in expected.items() if modality in ("CT", "MR"))
+    kinds = sorted(f.stem.rsplit("_", 1)[1] for f in files)
+    assert kinds == ["PM"] * pm + ["SC"] * runs + ["SEG"] * runs + ["SR"] * runs
     for f in files:
         assert dciodvfy_errors(f) == [], f
     modality_of = _modality_by_series(sample_study)

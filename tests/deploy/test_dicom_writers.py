@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from pydicom.data import get_testdata_file
 from pydicom.sr.codedict import codes
 
 from monai_fiqa.api import QualityResult
-from monai_fiqa.io.dicom_writers import WriterIdentity, quality_sc, quality_seg, quality_sr
+from monai_fiqa.io.dicom_writers import WriterIdentity, quality_pm, quality_sc, quality_seg, quality_sr
 from monai_fiqa.io.volumes import volume_from_datasets
 from tests.deploy.conftest import dciodvfy_errors, sr_values
 
@@ -130,3 +131,23 @@ def test_private_codes_of_every_estimated_parameter_are_unique():
     values = [private_code(k, k).value for k in keys]
     assert len(set(values)) == len(keys) and all(len(v) <= 16 for v in values)
     assert private_code("mr_undersampling/severity", "x").value == private_code("mr_undersampling/severity", "y").value
+
+
+def test_parametric_map_holds_the_quality_map_with_its_real_world_values(mr_series, tmp_path):
+    vol, ordered = volume_from_datasets(mr_series)
+    qmap = np.linspace(0, 1, vol.array.size, dtype=np.float32).reshape(vol.array.shape)
+    pm = quality_pm(ordered, qmap, WHO)
+    path = tmp_path / "pm.dcm"
+    pm.save_as(path, enforce_file_format=True)
+    assert dciodvfy_errors(path) == []
+    back = pydicom.dcmread(path)
+    assert back.SOPClassUID.name == "Parametric Map Storage" and back.NumberOfFrames == vol.array.shape[2]
+    rwv = back.SharedFunctionalGroupsSequence[0].RealWorldValueMappingSequence[0]
+    assert rwv.LUTLabel == "QUALITY" and float(rwv.RealWorldValueSlope) == 1.0
+    z_of = {tuple(round(float(v), 3) for v in d.ImagePositionPatient): k for k, d in enumerate(ordered)}
+    for frame, groups in zip(back.pixel_array, back.PerFrameFunctionalGroupsSequence, strict=True):
+        position = tuple(round(float(v), 3) for v in groups.PlanePositionSequence[0].ImagePositionPatient)
+        assert np.allclose(frame, qmap[:, :, z_of[position]], atol=1e-6)  # float pixels on their own slice
+    op = pydicom.dcmread(get_testdata_file("SC_rgb_dcmtk_+eb+cy+n1.dcm"))
+    with pytest.raises(ValueError, match="Frame of Reference"):
+        quality_pm([op], np.ones((op.Rows, op.Columns), np.float32), WHO)
