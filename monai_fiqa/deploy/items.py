@@ -68,7 +68,10 @@ class WorkItem:
     def slug(self) -> str:
         """A file-system-safe name for this item's outputs, unique within a run."""
         base = re.sub(r"[^A-Za-z0-9]+", "_", self.key.split(" (")[0]).strip("_")[:48]
-        ident = self.datasets[0].get("SeriesInstanceUID", "") if self.datasets else str(self.path)
+        if len(self.datasets) == 1:  # one instance (a photograph of a series that holds several)
+            ident = self.datasets[0].get("SOPInstanceUID", "")
+        else:
+            ident = self.datasets[0].get("SeriesInstanceUID", "") if self.datasets else str(self.path)
         return f"{base}_{hashlib.sha1(str(ident).encode()).hexdigest()[:8]}"
 
     def fail(self, status: str, reason: str) -> None:

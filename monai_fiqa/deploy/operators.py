@@ -116,11 +116,11 @@ class QualityRouterOperator(Operator):
         other = []
         for uid, sops in by_series.items():
             if uid not in chosen:
-                (item,) = pl.dicom_items([sops])
-                if pl.route(item).status == "pending":  # assessable, but the rules left it out
-                    item.family = None
-                    item.fail("unsupported", "not selected by the series selection rules")
-                other.append(item)
+                for item in pl.dicom_items([sops]):
+                    if pl.route(item).status == "pending":  # assessable, but the rules left it out
+                        item.family = None
+                        item.fail("unsupported", "not selected by the series selection rules")
+                    other.append(item)
         for path, reason in inv.unreadable.items():
             item = pl.WorkItem(inv.name(path), "file", path=path)
             item.fail("failed", reason)

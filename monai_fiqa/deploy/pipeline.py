@@ -51,13 +51,36 @@ def _series_key(ds: pydicom.Dataset, n: int) -> str:
     return f"{key} '{desc}' ({n} instances)" if desc else f"{key} ({n} instances)"
 
 
+def _is_photo_series(sops: list[pydicom.Dataset]) -> bool:
+    first = sops[0]
+    return int(first.get("SamplesPerPixel", 1) or 1) == 3 and str(first.get("Modality", "")) in FUNDUS_MODALITIES
+
+
+def _photo_key(ds: pydicom.Dataset) -> str:
+    """``OP series 1 image 2 (R)``: series, instance number and laterality - what a grader needs, no identity."""
+    side = ds.get("ImageLaterality") or ds.get("Laterality") or "?"
+    series, number = ds.get("SeriesNumber") or "?", ds.get("InstanceNumber") or "?"
+    return f"{ds.get('Modality') or '?'} series {series} image {number} ({side})"
+
+
 def dicom_items(series: list[list[pydicom.Dataset]]) -> list[WorkItem]:
-    """One item per series (each a list of its instances)."""
-    return [
-        WorkItem(_series_key(sops[0], len(sops)), "dicom", list(sops), modality=str(sops[0].get("Modality", "")))
-        for sops in series
-        if sops
-    ]
+    """One item per series (each a list of its instances); a colour photograph series gives one item per
+    photograph - both eyes and several fields per eye is the usual fundus series, and a corrupt photograph must
+    not take its neighbours with it."""
+    items = []
+    for sops in series:
+        if not sops:
+            continue
+        if _is_photo_series(sops) and len(sops) > 1:
+            ordered = sorted(sops, key=lambda d: int(d.get("InstanceNumber") or 0))
+            items += [WorkItem(_photo_key(d), "dicom", [d], modality=str(d.get("Modality", ""))) for d in ordered]
+        else:
+            items.append(
+                WorkItem(
+                    _series_key(sops[0], len(sops)), "dicom", list(sops), modality=str(sops[0].get("Modality", ""))
+                )
+            )
+    return items
 
 
 def file_items(photos: list[Path], volumes: list[Path], name: Any = str) -> list[WorkItem]:

@@ -122,3 +122,15 @@ def test_steps_leave_finished_items_alone(status, tmp_path):
     item.fail(status, "reason")
     for step in (pl.load_item, lambda i: pl.assess_item(i, pl.ModelPool()), lambda i: pl.write_item(i, tmp_path)):
         assert step(item).status == status and item.error == "reason"
+
+
+def test_a_fundus_series_of_both_eyes_gives_one_item_per_photograph(sample_study):
+    right = pydicom.dcmread(sample_study / "fundus" / "OP0001.dcm")
+    left = pydicom.dcmread(sample_study / "fundus" / "OP0001.dcm")
+    left.SOPInstanceUID, left.InstanceNumber, left.ImageLaterality = pydicom.uid.generate_uid(), 2, "L"
+    items = pl.dicom_items([[left, right]])
+    assert [i.key for i in items] == ["OP series 1 image 1 (R)", "OP series 1 image 2 (L)"]
+    assert all(pl.route(i).family == "fundus" for i in items)
+    assert len({i.slug for i in items}) == 2  # each photograph writes its own outputs
+    ct = pydicom.dcmread(sample_study / "ct_series" / "CT0001.dcm")
+    assert len(pl.dicom_items([[ct, ct]])) == 1  # a CT/MR series stays one volume
