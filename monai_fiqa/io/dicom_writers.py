@@ -232,6 +232,19 @@ def _restore_references(item: Dataset, true_class: dict[str, str]) -> None:
             item.ReferencedSOPClassUID = true_class[str(elem.value)]
 
 
+def _map_frames(sources: Sequence[Dataset], quality_map: np.ndarray) -> np.ndarray:
+    """(frames, H, W) float32 in [0, 1], one frame per source slice (or frame of a multi-frame source).
+
+    Raises:
+        ValueError: the map's slices do not match the sources' frames.
+    """
+    qmap = quality_map[:, :, None] if quality_map.ndim == 2 else quality_map
+    frames_in_sources = int(sources[0].get("NumberOfFrames", 1) or 1) if len(sources) == 1 else len(sources)
+    if qmap.shape[2] != frames_in_sources:
+        raise ValueError(f"map has {qmap.shape[2]} slices but the sources hold {frames_in_sources} frames")
+    return np.clip(np.moveaxis(qmap, 2, 0), 0.0, 1.0).astype(np.float32)
+
+
 def quality_seg(sources: Sequence[Dataset], quality_map: np.ndarray, who: WriterIdentity) -> hd.seg.Segmentation:
     """A fractional SEG of *low* quality (1 - map) on the source geometry.
 
@@ -242,11 +255,7 @@ def quality_seg(sources: Sequence[Dataset], quality_map: np.ndarray, who: Writer
         who: model and software identity.
     """
     sources = _complete_identity(sources)
-    qmap = quality_map[:, :, None] if quality_map.ndim == 2 else quality_map
-    frames_in_sources = int(sources[0].get("NumberOfFrames", 1) or 1) if len(sources) == 1 else len(sources)
-    if qmap.shape[2] != frames_in_sources:
-        raise ValueError(f"map has {qmap.shape[2]} slices but the sources hold {frames_in_sources} frames")
-    frames = np.clip(1.0 - np.moveaxis(qmap, 2, 0), 0.0, 1.0).astype(np.float32)
+    frames = 1.0 - _map_frames(sources, quality_map)
     segment = hd.seg.SegmentDescription(
         segment_number=1,
         segment_label="Low image quality",
@@ -294,11 +303,7 @@ def quality_pm(sources: Sequence[Dataset], quality_map: np.ndarray, who: WriterI
     if "FrameOfReferenceUID" not in sources[0]:
         raise ValueError("a Parametric Map needs a Frame of Reference (CT/MR); a photograph's map is in the SEG")
     sources = _complete_identity(sources)
-    qmap = quality_map[:, :, None] if quality_map.ndim == 2 else quality_map
-    frames_in_sources = int(sources[0].get("NumberOfFrames", 1) or 1) if len(sources) == 1 else len(sources)
-    if qmap.shape[2] != frames_in_sources:
-        raise ValueError(f"map has {qmap.shape[2]} slices but the sources hold {frames_in_sources} frames")
-    frames = np.clip(np.moveaxis(qmap, 2, 0), 0.0, 1.0).astype(np.float32)
+    frames = _map_frames(sources, quality_map)
     mapping = hd.pm.RealWorldValueMapping(
         lut_label="QUALITY",
         lut_explanation="Image quality, 1 = good",
