@@ -20,14 +20,17 @@ __all__ = [
     "FAMILY_BUNDLES",
     "KNOWN_BUNDLES",
     "Assessor",
+    "BundleIntegrityError",
     "BundleNotFoundError",
     "UntrustedBundleError",
     "QualityResult",
     "available_bundles",
     "bundle_folders",
     "bundle_search_path",
+    "file_sha256",
     "has_weights",
     "resolve_bundle",
+    "verify_large_files",
     "load",
 ]
 
@@ -117,6 +120,52 @@ def available_bundles() -> dict[str, Path]:
     return {name: folder for name, folder in bundle_folders().items() if has_weights(folder)}
 
 
+class BundleIntegrityError(BundleNotFoundError):
+    """A bundle's weight file does not have the hash its ``large_files.yml`` records."""
+
+
+LARGE_FILES = "large_files.yml"
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_large_files(folder: Path) -> None:
+    """Check every file ``large_files.yml`` lists (model-zoo format: ``path``, ``hash_val``, ``hash_type``).
+
+    Why before the config is parsed: weights that are not the ones the bundle was released with (a truncated
+    download, a swapped file) must not score patients.  A bundle without the file (e.g. a site's own) is not
+    checked.
+
+    Raises:
+        BundleIntegrityError: a listed file is missing or its hash differs (expected and actual hash named).
+    """
+    listing = folder / LARGE_FILES
+    if not listing.is_file():
+        return
+    import yaml
+
+    for entry in (yaml.safe_load(listing.read_text()) or {}).get("large_files", []):
+        path = folder / entry["path"]
+        if str(entry.get("hash_type", "sha256")).lower() != "sha256":
+            raise BundleIntegrityError(f"{listing}: unsupported hash type {entry.get('hash_type')!r}")
+        if not path.is_file():
+            raise BundleIntegrityError(f"{path}: listed in {LARGE_FILES} but missing")
+        actual = file_sha256(path)
+        if actual != entry["hash_val"]:
+            raise BundleIntegrityError(
+                f"{path}: sha256 {actual} does not match {entry['hash_val']} recorded in {LARGE_FILES}"
+            )
+
+
 def load(name: str, device: str = "cpu", **overrides: Any) -> Assessor:
     """Load a quality model bundle by name.
 
@@ -148,6 +197,8 @@ def load(name: str, device: str = "cpu", **overrides: Any) -> Assessor:
             f"no bundle named {name!r}. Installed: {installed}. Known bundles: {', '.join(KNOWN_BUNDLES)}. "
             f"Search path: {', '.join(str(p) for p in bundle_search_path())}"
         )
+    if not own_weights:
+        verify_large_files(folder)
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from monai_fiqa.api import LARGE_FILES, BundleIntegrityError, verify_large_files
 from monai_fiqa.engine.checkpoints import load_weights
 
 __all__ = ["REQUIRED_FILES", "REQUIRED_METADATA", "check_bundle"]
@@ -57,6 +58,19 @@ def _expected_output(spec: dict) -> set[tuple[int, ...]]:
     return shapes
 
 
+def _large_files_problems(folder: Path) -> list[str]:
+    """Weights must be listed with their hashes (``monai-fiqa bundle lock NAME`` writes the list) and match them."""
+    if not (folder / "models").is_dir() or not any((folder / "models").iterdir()):
+        return []
+    if not (folder / LARGE_FILES).is_file():
+        return [f"no {LARGE_FILES} with the weights' hashes (monai-fiqa bundle lock {folder.name})"]
+    try:
+        verify_large_files(folder)
+    except BundleIntegrityError as exc:
+        return [str(exc)]
+    return []
+
+
 def check_bundle(folder: str | Path) -> list[str]:
     """All problems found in the bundle at ``folder`` (empty list: it passes)."""
     from monai.bundle import ConfigParser, ckpt_export, verify_net_in_out
@@ -66,7 +80,7 @@ def check_bundle(folder: str | Path) -> list[str]:
     if problems:
         return problems
     meta = json.loads((folder / "configs" / "metadata.json").read_text())
-    problems += _metadata_problems(meta)
+    problems += _metadata_problems(meta) + _large_files_problems(folder)
     if problems:
         return problems
     cfg = [str(folder / "configs" / "inference.json")]

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 from urllib.request import urlopen
 
-from monai_fiqa.api import bundle_folders, has_weights
+from monai_fiqa.api import LARGE_FILES, bundle_folders, file_sha256, has_weights
 
 __all__ = ["BundleInstallError", "default_install_root", "export_bundle", "install_bundle"]
 
@@ -145,3 +145,22 @@ def install_bundle(name: str, source: str | Path, version: str | None = None, ro
                 old.replace(dest)
             raise
     return dest
+
+
+def write_large_files(folder: str | Path) -> Path:
+    """Write ``large_files.yml`` (model-zoo format) listing every weight file under ``models/`` with its SHA-256.
+
+    The weights ship inside the bundle (and its exported zip), so ``url`` is empty; the hashes are what
+    :func:`monai_fiqa.api.verify_large_files` checks before a bundle is loaded.
+    """
+    import yaml
+
+    root = Path(folder)
+    entries = [
+        {"path": str(p.relative_to(root)), "url": "", "hash_val": file_sha256(p), "hash_type": "sha256"}
+        for p in sorted((root / "models").glob("*"))
+        if p.is_file()
+    ]
+    out = root / LARGE_FILES
+    out.write_text(yaml.safe_dump({"large_files": entries}, sort_keys=False))
+    return out

@@ -11,7 +11,7 @@ import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 # distribution name -> module name where they differ
-MODULE = {"scikit-image": "skimage", "pillow": "PIL", "pydicom": "pydicom"}
+MODULE = {"scikit-image": "skimage", "pillow": "PIL", "pydicom": "pydicom", "pyyaml": "yaml"}
 # needed at run time without being imported by us: MONAI's bundle CLI (`python -m monai.bundle run`) imports fire
 RUNTIME_ONLY = {"fire"}
 

@@ -51,3 +51,19 @@ def test_a_folder_under_a_configured_root_is_trusted(tmp_path, monkeypatch):
     monkeypatch.setenv("MONAI_FIQA_BUNDLE_PATH", str(tmp_path / "site_bundles"))
     monai_fiqa.load(str(tmp_path / "site_bundles" / "site_bundle"))  # the site chose to trust it: its config runs
     assert marker.read_text() == "pwned"
+
+
+def test_weights_that_do_not_match_their_recorded_hash_are_refused(tmp_path, monkeypatch):
+    from monai_fiqa.api import BundleIntegrityError
+    from monai_fiqa.bundle_dist import write_large_files
+
+    root = tmp_path / "bundles"
+    _hostile_bundle(root, "site_bundle", tmp_path / "ran.txt")
+    (root / "site_bundle" / "models" / "model.pt").write_bytes(b"the released weights")
+    write_large_files(root / "site_bundle")
+    monkeypatch.setenv("MONAI_FIQA_BUNDLE_PATH", str(root))
+    (root / "site_bundle" / "models" / "model.pt").write_bytes(b"swapped weights")
+    with pytest.raises(BundleIntegrityError, match="does not match") as err:
+        monai_fiqa.load("site_bundle")
+    assert str(err.value).count("sha256") == 1 and len([w for w in str(err.value).split() if len(w) == 64]) == 2
+    assert not (tmp_path / "ran.txt").exists()  # refused before its config was parsed

@@ -17,6 +17,17 @@ def _bundle(args: argparse.Namespace) -> int:
             e = export_bundle(name, args.out)
             print(f"{e['name']} v{e['version']}: {Path(args.out) / e['source']} sha256 {e['sha256']}")
         return 0
+    if args.action == "lock":
+        from monai_fiqa.api import resolve_bundle
+        from monai_fiqa.bundle_dist import write_large_files
+
+        for name in args.names:
+            folder = resolve_bundle(name)
+            if folder is None:
+                print(f"error: no bundle named {name!r}", file=sys.stderr)
+                return 1
+            print(f"wrote {write_large_files(folder)}")
+        return 0
     if args.action == "install":
         from monai_fiqa.bundle_dist import BundleInstallError, install_bundle
 
@@ -54,8 +65,10 @@ def _interpolate_weights(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``bundle`` and ``interpolate-weights``."""
-    bu = sub.add_parser("bundle", help="export (model-zoo zip + model_info.json), install, or check bundles")
-    bu.add_argument("action", choices=["export", "install", "check"])
+    bu = sub.add_parser(
+        "bundle", help="export (model-zoo zip + model_info.json), install, check, or lock (large_files.yml hashes)"
+    )
+    bu.add_argument("action", choices=["export", "install", "check", "lock"])
     bu.add_argument("names", nargs="*", help="bundle names (check: default all)")
     bu.add_argument("--out", default="dist/bundles", help="export: output folder")
     bu.add_argument("--source", help="install: folder or URL holding model_info.json and the zips")
