@@ -48,6 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     log = (studies.parent / "server.log").open("w")
     cmd = [str(LABEL_BIN / "monailabel"), "start_server", "--app", str(REPO / "app_packages" / "monailabel_app")]
     cmd += ["--studies", str(studies), "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--conf", "models", "fundus_efiqa,ctmr_mediqa", "--conf", "device", "cpu"]  # as the radiology app takes
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -88,6 +89,10 @@ def test_ctmr_label_is_on_the_volume_geometry_with_score_in_params(server, tmp_p
     params = json.loads(_infer(url, "ctmr_mediqa", "prostate", "json", {"prompt_modality": "MR"}))
     assert 0 <= params["score"] <= 100 and params["grade"] in ("good", "usable", "reject")
     assert params["result"]["prompt"]["modality"] == "MR" and "artefacts" in params["result"]
+    # Slicer names segments after label_names: the score and grade are shown there, beside the map
+    expected = f"score {params['score']:.0f} {params['grade']}"
+    assert sorted(params["label_names"].values()) == [1, 2]
+    assert all(name.endswith(expected) for name in params["label_names"])
     (tmp_path / "label.nii.gz").write_bytes(_infer(url, "ctmr_mediqa", "prostate", "image", {"prompt_modality": "MR"}))
     label, image = nib.load(tmp_path / "label.nii.gz"), nib.load(studies / "prostate.nii.gz")
     assert label.shape == image.shape and np.allclose(label.affine, image.affine)

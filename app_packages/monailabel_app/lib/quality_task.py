@@ -35,10 +35,15 @@ def quality_to_label(quality_map: np.ndarray) -> np.ndarray:
     return label
 
 
+def labels_with_result(score: float, grade: str) -> dict[str, int]:
+    """Segment names that carry the result, e.g. ``"poor quality | score 42 reject"`` -> 2."""
+    return {f"{name} | score {score:.0f} {grade}": value for name, value in LABELS.items()}
+
+
 class QualityMapTask(InferTask):
     """Runs one bundle (``fundus_efiqa``, ``fundus_fthnet`` or ``ctmr_mediqa``) on the requested image."""
 
-    def __init__(self, bundle: str, dimension: int, description: str) -> None:
+    def __init__(self, bundle: str, dimension: int, description: str, device: str = "cpu") -> None:
         super().__init__(
             type=InferType.SEGMENTATION,
             labels=LABELS,
@@ -46,7 +51,7 @@ class QualityMapTask(InferTask):
             description=description,
             config={"prompt_modality": "", "prompt_anatomy": ""},
         )
-        self.bundle = bundle
+        self.bundle, self.device = bundle, device
         self._assessor: Any = None
 
     def is_valid(self) -> bool:
@@ -54,7 +59,7 @@ class QualityMapTask(InferTask):
 
     def _model(self) -> Any:
         if self._assessor is None:
-            self._assessor = monai_fiqa.load(self.bundle)
+            self._assessor = monai_fiqa.load(self.bundle, device=self.device)
         return self._assessor
 
     def __call__(self, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -75,7 +80,8 @@ class QualityMapTask(InferTask):
             "bundle": self.bundle,
             "score": round(float(result.score), 2),
             "grade": result.grade,
-            "label_names": LABELS,
+            # Slicer names the segments after label_names: the score and grade are read where the map is shown
+            "label_names": labels_with_result(result.score, result.grade),
             "result": result.to_dict()["params"],
             "latencies": {"total": round(time.perf_counter() - t0, 3)},
         }
