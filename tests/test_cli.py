@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from monai_fiqa.cli import main
@@ -58,3 +59,17 @@ def test_assess_output_cannot_forge_console_lines(tmp_path, capsys):
     assert main(["assess", str(tmp_path / forged), "--model", "ctmr_mediqa"]) in (1, 2)
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\nDONE fake" not in out
+
+
+def test_assess_without_model_uses_an_installed_bundle_of_the_inputs_kind(tmp_path, capsys):
+    import json
+
+    import monai_fiqa
+    from monai_fiqa.demo import retina_path
+
+    if "fundus_efiqa" not in monai_fiqa.available_bundles():
+        pytest.skip("no fundus bundle with weights")
+    out = tmp_path / "r.json"
+    assert main(["assess", str(retina_path()), "--json", str(out)]) == 0
+    (result,) = json.loads(out.read_text()).values()
+    assert result["model"] in ("fundus_fthnet", "fundus_efiqa") and 0 <= result["score"] <= 100
