@@ -4,6 +4,7 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 
 from monai_fiqa.cli import main
 from monai_fiqa.fthnet.dataset import FundusQualityDataset
@@ -72,3 +73,16 @@ def test_synth_camera_rows_and_severity_targets(tmp_path):
                 assert float(weight[j]) == 0.0
             else:  # a regional step counts with the share of the field it covers
                 assert 0.0 < float(sev[j]) < float(r[f"{k}_severity"])
+
+
+def test_dataset_cache_gives_the_same_samples_and_is_reused(tmp_path):
+    out = tmp_path / "set"
+    assert main(["synth", "--n", "4", "--out", str(out), "--size", "256", "--seed", "5"]) == 0
+    records = read_quality_csv(out / "labels.csv")
+    plain = FundusQualityDataset(records, 64, train=True, zoom_prob=0.5)
+    cached = FundusQualityDataset(records, 64, train=True, zoom_prob=0.5, cache_dir=tmp_path / "cache")
+    again = FundusQualityDataset(records, 64, train=True, zoom_prob=0.5, cache_dir=tmp_path / "cache")
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir())[0].startswith("squares_")
+    for i in range(len(records)):
+        a, b, c = plain[i], cached[i], again[i]
+        assert all(torch.equal(x, y) and torch.equal(y, z) for x, y, z in zip(a, b, c, strict=True))

@@ -7,7 +7,10 @@ cost more CPU than the model on this two-core machine.  Images are FOV-cropped a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -74,6 +77,19 @@ def severity_targets(record: QualityRecord, kinds: Sequence[str]) -> tuple[np.nd
     return targets, weights, regional
 
 
+def _cached(cache: Path | None, name: str, build: Callable[[], np.ndarray]) -> np.ndarray:
+    """``build()``, or the array saved under ``cache/name.npy`` by an earlier run (memory-mapped, read-only)."""
+    if cache is None:
+        return build()
+    path = cache / f"{name}.npy"
+    if not path.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = cache / f"{name}.tmp.npy"
+        np.save(tmp, build())
+        tmp.replace(path)  # atomic: a run killed while writing leaves no half file
+    return np.load(path, mmap_mode="r")
+
+
 class FundusQualityDataset(Dataset):
     """(image, MOS / 100) pairs, or (image, MOS / 100, severities, severity weight) with ``severity_kinds``.
 
@@ -87,6 +103,9 @@ class FundusQualityDataset(Dataset):
         severity_kinds: degradation kinds whose severities are returned (for the auxiliary head); a zoomed window
             of a regionally degraded photograph gets weight 0 for the regional kinds (the window's own share of the
             region is unknown).
+        cache_dir: keep the decoded squares and zoomed windows here as ``.npy`` files, memory-mapped on later runs
+            (a resumed training run then starts in seconds instead of minutes, and the pages are shared with the
+            OS cache instead of held twice).  Keyed by the records, sizes and seed.
     """
 
     def __init__(
@@ -97,32 +116,46 @@ class FundusQualityDataset(Dataset):
         seed: int = 0,
         zoom_prob: float = 0.0,
         severity_kinds: Sequence[str] = (),
+        cache_dir: str | Path | None = None,
     ) -> None:
         self.records = list(records)
         self.img_size, self.train = img_size, train
         self.load_size = int(round(img_size * CROP_MARGIN)) if train else img_size
-        self.images = [
-            fundus_to_square(read_rgb(r.path)[0], self.load_size)
-            for r in tqdm(self.records, desc="load", unit="img", leave=False)
-        ]
+        key = hashlib.sha1("\n".join(str(r.path) for r in self.records).encode()).hexdigest()[:12]
+        cache = Path(cache_dir) if cache_dir is not None else None
+        self.images = _cached(cache, f"squares_{key}_{self.load_size}", self._load_squares)
         self.targets = torch.tensor([r.mos / 100.0 for r in self.records], dtype=torch.float32)
         self.severity_kinds = tuple(severity_kinds)
         self.severities = [severity_targets(r, self.severity_kinds) for r in self.records] if severity_kinds else []
         self.rng = np.random.default_rng(seed)
         self.zoom_prob = zoom_prob
-        self.zoom: list[tuple[np.ndarray, float] | None] = []
+        self.zoom_images: np.ndarray | None = None
+        self.zoom_mos: np.ndarray | None = None  # NaN where a record has no zoom label (e.g. a site's CSV row)
         if train and zoom_prob > 0:
-            windows = np.random.default_rng(seed + 1).integers(0, 9, len(self.records))
-            self.zoom = [
-                zoom_sample(r, img_size, int(w))
-                for r, w in tqdm(
-                    zip(self.records, windows, strict=True),
-                    total=len(self.records),
-                    desc="zoom views",
-                    unit="img",
-                    leave=False,
-                )
+            name = f"zoom_{key}_{img_size}_{seed}"
+            self.zoom_images = _cached(cache, f"{name}_images", lambda: self._zoom_views(seed)[0])
+            self.zoom_mos = _cached(cache, f"{name}_mos", lambda: self._zoom_views(seed)[1])
+
+    def _load_squares(self) -> np.ndarray:
+        return np.stack(
+            [
+                fundus_to_square(read_rgb(r.path)[0], self.load_size)
+                for r in tqdm(self.records, desc="load", unit="img", leave=False)
             ]
+        )
+
+    @functools.cache  # noqa: B019 - called twice (images, labels) by __init__ on one instance, then never
+    def _zoom_views(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        windows = np.random.default_rng(seed + 1).integers(0, 9, len(self.records))
+        images = np.zeros((len(self.records), self.img_size, self.img_size, 3), np.uint8)
+        mos = np.full(len(self.records), np.nan, np.float32)
+        for i, (r, w) in enumerate(
+            tqdm(zip(self.records, windows, strict=True), total=len(self.records), desc="zoom views", leave=False)
+        ):
+            view = zoom_sample(r, self.img_size, int(w))
+            if view is not None:
+                images[i], mos[i] = view
+        return images, mos
 
     def __len__(self) -> int:
         return len(self.records)
@@ -136,8 +169,9 @@ class FundusQualityDataset(Dataset):
         return x, y, torch.from_numpy(targets), torch.from_numpy(weights)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
-        if self.zoom and self.zoom[i] is not None and self.rng.random() < self.zoom_prob:
-            img, mos = self.zoom[i]
+        has_zoom = self.zoom_mos is not None and np.isfinite(self.zoom_mos[i])
+        if has_zoom and self.rng.random() < self.zoom_prob:
+            img, mos = self.zoom_images[i], float(self.zoom_mos[i])
             if self.rng.random() < 0.5:
                 img = img[:, ::-1]
             return self._with_severities(i, normalise(img), torch.tensor([mos / 100.0], dtype=torch.float32), True)

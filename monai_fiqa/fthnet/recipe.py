@@ -70,10 +70,17 @@ def train_from_csvs(
     print(f"{len(records)} images: train {len(train_r)}, val {len(val_r)}, test {len(test_r)} (split by source)")
     kinds = tuple(DEGRADATIONS) if config.severity_weight > 0 else ()
     model = create_model(config.model, img_size=config.img_size, severity_kinds=kinds)
+    cache = Path(out) / "cache"  # decoded squares and zoom windows: a resumed run starts in seconds
     train_ds = FundusQualityDataset(
-        train_r, config.img_size, train=True, seed=config.seed, zoom_prob=config.zoom_prob, severity_kinds=kinds
+        train_r,
+        config.img_size,
+        train=True,
+        seed=config.seed,
+        zoom_prob=config.zoom_prob,
+        severity_kinds=kinds,
+        cache_dir=cache,
     )
-    val_ds = FundusQualityDataset(val_r, config.img_size, train=False) if val_r else None
+    val_ds = FundusQualityDataset(val_r, config.img_size, train=False, cache_dir=cache) if val_r else None
     history = train(
         train_ds,
         val_ds,
