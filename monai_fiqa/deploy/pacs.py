@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
-from pynetdicom import AE, StoragePresentationContexts
+from pynetdicom import AE
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
 __all__ = ["CALLING_AE", "PacsDestination", "find_series", "parse_destination", "store_files", "store_outputs"]
@@ -88,9 +88,10 @@ def store_files(files: list[Path], dest: PacsDestination) -> dict[str, Any]:
     warnings: dict[str, str] = {}
     stored = 0
     if files:
+        # request exactly the classes we send (pynetdicom's default storage list stops at 128 classes and leaves
+        # out some we write, e.g. Parametric Map)
         classes = {str(pydicom.dcmread(f, stop_before_pixels=True).SOPClassUID) for f in files}
-        known = {c.abstract_syntax for c in StoragePresentationContexts}
-        assoc = _associate(dest, sorted(classes & known))
+        assoc = _associate(dest, sorted(classes))
         accepted = {str(c.abstract_syntax) for c in assoc.accepted_contexts}
         try:
             for f in files:

@@ -40,7 +40,8 @@ def fundus_test_bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (bundle / "configs" / "inference.json").write_text(json.dumps(cfg, indent=2))
     (bundle / "models").mkdir()
     torch.manual_seed(0)
-    torch.save(create_model("fthnet_tiny").state_dict(), bundle / "models" / "model.pt")
+    kinds = tuple(cfg["network_def"]["severity_kinds"])  # the shipped config's severity head, on the tiny network
+    torch.save(create_model("fthnet_tiny", severity_kinds=kinds).state_dict(), bundle / "models" / "model.pt")
     return root
 
 
