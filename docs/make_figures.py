@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monai_fiqa.demo import retina_path  # noqa: E402
-from monai_fiqa.io.images import read_rgb  # noqa: E402
-from monai_fiqa.io.volumes import read_volume  # noqa: E402
+from monai_fiqa.fundus.ladder import DEFAULT_SEVERITIES, severity_ladder  # noqa: E402
 from monai_fiqa.fundus.renderer import render_fundus  # noqa: E402
 from monai_fiqa.fundus.synth_set import resize_longest  # noqa: E402
-from monai_fiqa.fundus.ladder import DEFAULT_SEVERITIES, severity_ladder  # noqa: E402
+from monai_fiqa.io.images import read_rgb  # noqa: E402
+from monai_fiqa.io.volumes import read_volume  # noqa: E402
 from monai_fiqa.viz import contact_sheet, save_png  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
@@ -78,8 +78,8 @@ def ctmr_ladders() -> None:
     import pydicom.data
 
     from monai_fiqa.ctmr.artefacts import artefacts_for
-    from monai_fiqa.ctmr.synth_set import CTMRSource, file_source, make_sample
     from monai_fiqa.ctmr.prompts import Prompt
+    from monai_fiqa.ctmr.synth_set import CTMRSource, file_source, make_sample
 
     ct_vol = read_volume(pydicom.data.get_testdata_file("J2K_pixelrep_mismatch.dcm"))
     # one real slice repeated along z only so that the thickness row has neighbours (it then shows no change)
