@@ -322,7 +322,7 @@ def quality_pm(sources: Sequence[Dataset], quality_map: np.ndarray, who: WriterI
         instance_number=1,
         manufacturer=who.manufacturer,
         manufacturer_model_name=who.model,
-        software_versions=tuple(who.software_versions),
+        software_versions=who.software_versions,
         device_serial_number="0",
         contains_recognizable_visual_features=False,
         real_world_value_mappings=[mapping],
