@@ -10,7 +10,6 @@ behind and the previously installed version untouched.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 import zipfile
@@ -32,14 +31,6 @@ class BundleInstallError(RuntimeError):
 def default_install_root() -> Path:
     """Where installed bundles go: ``~/.cache/monai_fiqa/bundles`` (on ``monai_fiqa.load``'s search path)."""
     return Path.home() / ".cache" / "monai_fiqa" / "bundles"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _resolve(name: str) -> Path:
@@ -68,7 +59,7 @@ def export_bundle(name: str, out: str | Path) -> dict[str, str]:
             rel = f.relative_to(folder)
             if f.is_file() and not (set(rel.parts) & _EXCLUDE):
                 zf.write(f, Path(bundle) / rel)
-    entry = {"name": bundle, "version": version, "source": zip_path.name, "sha256": _sha256(zip_path)}
+    entry = {"name": bundle, "version": version, "source": zip_path.name, "sha256": file_sha256(zip_path)}
     index_path = out / "model_info.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
     index[f"{bundle}_v{version}"] = entry

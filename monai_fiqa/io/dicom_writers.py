@@ -232,6 +232,20 @@ def _restore_references(item: Dataset, true_class: dict[str, str]) -> None:
             item.ReferencedSOPClassUID = true_class[str(elem.value)]
 
 
+def _new_object(source: Dataset, who: WriterIdentity, series_offset: int) -> dict[str, object]:
+    """The identity of a new derived object: new series and instance UIDs, series number, equipment."""
+    return {
+        "series_instance_uid": generate_uid(),
+        "series_number": _series_number(source, series_offset),
+        "sop_instance_uid": generate_uid(),
+        "instance_number": 1,
+        "manufacturer": who.manufacturer,
+        "manufacturer_model_name": who.model,
+        "software_versions": who.software_versions,
+        "device_serial_number": "0",
+    }
+
+
 def _map_frames(sources: Sequence[Dataset], quality_map: np.ndarray) -> np.ndarray:
     """(frames, H, W) float32 in [0, 1], one frame per source slice (or frame of a multi-frame source).
 
@@ -269,14 +283,7 @@ def quality_seg(sources: Sequence[Dataset], quality_map: np.ndarray, who: Writer
         pixel_array=frames,
         segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL,
         segment_descriptions=[segment],
-        series_instance_uid=generate_uid(),
-        series_number=_series_number(sources[0], _SEG_SERIES),
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer=who.manufacturer,
-        manufacturer_model_name=who.model,
-        software_versions=who.software_versions,
-        device_serial_number="0",
+        **_new_object(sources[0], who, _SEG_SERIES),
         max_fractional_value=255,
         series_description=f"Low-quality map ({who.model})"[:64],
     )
@@ -316,14 +323,7 @@ def quality_pm(sources: Sequence[Dataset], quality_map: np.ndarray, who: WriterI
     pm = hd.pm.ParametricMap(
         source_images=[_seg_source_view(d) for d in sources],
         pixel_array=frames,
-        series_instance_uid=generate_uid(),
-        series_number=_series_number(sources[0], _PM_SERIES),
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer=who.manufacturer,
-        manufacturer_model_name=who.model,
-        software_versions=who.software_versions,
-        device_serial_number="0",
+        **_new_object(sources[0], who, _PM_SERIES),
         contains_recognizable_visual_features=False,
         real_world_value_mappings=[mapping],
         voi_lut_transformations=[hd.VOILUTTransformation(window_center=0.5, window_width=1.0)],
