@@ -8,7 +8,7 @@ severity head, SmoothL1 losses, backward, gradient clipping, fused Adam, EMA.  V
 * ``fp32 eager`` - the step as it was before this benchmark (fp32, eager, per-tensor Adam; the EMA is the fused
   one in every variant, its cost is small);
 * ``bf16 eager`` - CPU autocast to bfloat16 (AVX-512 bf16 / AMX matrix units);
-* ``bf16 compiled`` - the same under ``torch.compile`` (the recipe ``monai-fiqa train fthnet --compile`` ships).
+* ``bf16 compiled`` - the same under ``torch.compile`` (``--compile``; measured, not the default: no gain on this CPU).
 
 Variants are timed in interleaved rounds (this machine is noisy): images/s per round, the median, and each
 variant's ratio to fp32 eager within the same round.  Also: the loss of one batch in bf16 against fp32, the time

@@ -44,7 +44,7 @@ class TrainConfig:
     threads: int = 2
     zoom_prob: float = 0.25
     keep_val_weights: bool = False  # also write val_step{N}.pt (EMA weights) at every validation
-    precision: str = "fp32"  # "bf16": CPU autocast (AVX-512 bf16 / AMX), ~2x faster (benchmarks/fthnet_train_speed)
+    precision: str = "fp32"  # "bf16": CPU autocast (AVX-512 bf16 / AMX), 1.6x here (benchmarks/fthnet_train_speed)
     compile: bool = False  # torch.compile the training step (minutes to compile, faster steps after)
     severity_weight: float = 0.5  # weight of the auxiliary per-kind severity loss (networks that have the head)
 

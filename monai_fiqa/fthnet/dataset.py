@@ -7,7 +7,6 @@ cost more CPU than the model on this two-core machine.  Images are FOV-cropped a
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -133,8 +132,15 @@ class FundusQualityDataset(Dataset):
         self.zoom_mos: np.ndarray | None = None  # NaN where a record has no zoom label (e.g. a site's CSV row)
         if train and zoom_prob > 0:
             name = f"zoom_{key}_{img_size}_{seed}"
-            self.zoom_images = _cached(cache, f"{name}_images", lambda: self._zoom_views(seed)[0])
-            self.zoom_mos = _cached(cache, f"{name}_mos", lambda: self._zoom_views(seed)[1])
+            views: list[np.ndarray] = []  # built at most once, for whichever of the two files is missing
+
+            def part(k: int) -> np.ndarray:
+                if not views:
+                    views.extend(self._zoom_views(seed))
+                return views[k]
+
+            self.zoom_images = _cached(cache, f"{name}_images", lambda: part(0))
+            self.zoom_mos = _cached(cache, f"{name}_mos", lambda: part(1))
 
     def _load_squares(self) -> np.ndarray:
         return np.stack(
@@ -144,7 +150,6 @@ class FundusQualityDataset(Dataset):
             ]
         )
 
-    @functools.cache  # noqa: B019 - called twice (images, labels) by __init__ on one instance, then never
     def _zoom_views(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         windows = np.random.default_rng(seed + 1).integers(0, 9, len(self.records))
         images = np.zeros((len(self.records), self.img_size, self.img_size, 3), np.uint8)
