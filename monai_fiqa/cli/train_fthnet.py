@@ -56,6 +56,12 @@ def register(families: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--severity-weight", dest="severity_weight", type=float, default=d.severity_weight, help="0: no severity head"
     )
+    p.add_argument(
+        "--group-size", dest="group_size", type=int, default=d.group_size, help="copies of one source per batch"
+    )
+    p.add_argument(
+        "--rank-weight", dest="rank_weight", type=float, default=d.rank_weight, help="pairwise ranking loss weight"
+    )
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of *sources* held out for validation")
     p.add_argument("--folds", type=int, default=0, help="k-fold protocol (80/15/5 per fold) instead of val-fraction")
     p.add_argument("--fold", type=int, default=0)

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from monai_fiqa.engine.checkpoints import load_weights
+from monai_fiqa.engine.ranking import SourceGroupedBatchSampler
 from monai_fiqa.metrics.functional import plcc, rmse, srcc
 from monai_fiqa.registry import create_model
 
@@ -47,6 +48,8 @@ class TrainConfig:
     precision: str = "fp32"  # "bf16": CPU autocast (AVX-512 bf16 / AMX), 1.6x here (benchmarks/fthnet_train_speed)
     compile: bool = False  # torch.compile the training step (minutes to compile, faster steps after)
     severity_weight: float = 0.5  # weight of the auxiliary per-kind severity loss (networks that have the head)
+    group_size: int = 0  # > 1: batches hold this many copies of one source (engine.ranking); 0: plain shuffling
+    rank_weight: float = 0.0  # weight of the pairwise ranking loss within those groups
 
 
 def _lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -189,13 +192,7 @@ def train(
     run = _Run.start(Path(out), model, cfg, resume)
     if resume and hasattr(train_data, "rng"):  # a resumed run draws new augmentations, not the same ones again
         train_data.rng = np.random.default_rng(cfg.seed + run.step)
-    loader = DataLoader(
-        train_data,
-        batch_size=cfg.batch_size,
-        shuffle=True,
-        drop_last=True,
-        generator=torch.Generator().manual_seed(cfg.seed + run.step),
-    )
+    loader = _train_loader(train_data, cfg, seed=cfg.seed + run.step)
     step_loss = training_step_loss(compute_loss, cfg.precision, cfg.compile)
     start = time.time()
     bar = tqdm(total=cfg.steps, initial=run.step, desc=f"train {cfg.model}", unit="step")
@@ -222,6 +219,17 @@ def train(
         _save(run.root / "best_model.pt", run.ema.state_dict())
     run.write_history()
     return run.history
+
+
+def _train_loader(data: torch.utils.data.Dataset, cfg: TrainConfig, seed: int) -> DataLoader:
+    """Shuffled batches, or source-grouped ones (``cfg.group_size``) for a dataset that exposes ``groups``."""
+    if cfg.group_size > 1:
+        if not hasattr(data, "groups"):
+            raise ValueError("group_size needs a training set that exposes per-item source groups (.groups)")
+        sampler = SourceGroupedBatchSampler(data.groups, cfg.batch_size, cfg.group_size, seed=seed)
+        return DataLoader(data, batch_sampler=sampler)
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(data, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=generator)
 
 
 @dataclass

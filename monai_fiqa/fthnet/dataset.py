@@ -17,6 +17,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from monai_fiqa.engine.ranking import NO_GROUP, source_groups
 from monai_fiqa.fthnet.models import IMAGENET_MEAN, IMAGENET_STD
 from monai_fiqa.fthnet.zoom import zoom_sample
 from monai_fiqa.fundus.preprocessing import fundus_to_square
@@ -90,7 +91,11 @@ def _cached(cache: Path | None, name: str, build: Callable[[], np.ndarray]) -> n
 
 
 class FundusQualityDataset(Dataset):
-    """(image, MOS / 100) pairs, or (image, MOS / 100, severities, severity weight) with ``severity_kinds``.
+    """(image, MOS / 100[, severities, severity weights][, source group]) items.
+
+    The severities and their weights come with ``severity_kinds``; the source group (an integer, equal for copies
+    of one photograph, :data:`~monai_fiqa.engine.ranking.NO_GROUP` for a zoomed window) with ``with_groups``, for
+    the ranking loss over source-grouped batches (:mod:`monai_fiqa.engine.ranking`).
 
     Args:
         records: labelled images.
@@ -102,6 +107,7 @@ class FundusQualityDataset(Dataset):
         severity_kinds: degradation kinds whose severities are returned (for the auxiliary head); a zoomed window
             of a regionally degraded photograph gets weight 0 for the regional kinds (the window's own share of the
             region is unknown).
+        with_groups: also return each item's source group (``groups`` holds them for the batch sampler).
         cache_dir: keep the decoded squares and zoomed windows here as ``.npy`` files, memory-mapped on later runs
             (a resumed training run then starts in seconds instead of minutes, and the pages are shared with the
             OS cache instead of held twice).  Keyed by the records, sizes and seed.
@@ -116,6 +122,7 @@ class FundusQualityDataset(Dataset):
         zoom_prob: float = 0.0,
         severity_kinds: Sequence[str] = (),
         cache_dir: str | Path | None = None,
+        with_groups: bool = False,
     ) -> None:
         self.records = list(records)
         self.img_size, self.train = img_size, train
@@ -125,6 +132,8 @@ class FundusQualityDataset(Dataset):
         self.images = _cached(cache, f"squares_{key}_{self.load_size}", self._load_squares)
         self.targets = torch.tensor([r.mos / 100.0 for r in self.records], dtype=torch.float32)
         self.severity_kinds = tuple(severity_kinds)
+        self.groups = source_groups([r.source for r in self.records])
+        self.with_groups = with_groups
         self.severities = [severity_targets(r, self.severity_kinds) for r in self.records] if severity_kinds else []
         self.rng = np.random.default_rng(seed)
         self.zoom_prob = zoom_prob
@@ -165,13 +174,16 @@ class FundusQualityDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def _with_severities(self, i: int, x: torch.Tensor, y: torch.Tensor, zoomed: bool) -> tuple[torch.Tensor, ...]:
-        if not self.severity_kinds:
-            return x, y
-        targets, weights, regional = self.severities[i]
-        if zoomed:
-            weights = np.where(regional, 0.0, weights).astype(np.float32)
-        return x, y, torch.from_numpy(targets), torch.from_numpy(weights)
+    def _item(self, i: int, x: torch.Tensor, y: torch.Tensor, zoomed: bool) -> tuple[torch.Tensor, ...]:
+        item: tuple[torch.Tensor, ...] = (x, y)
+        if self.severity_kinds:
+            targets, weights, regional = self.severities[i]
+            if zoomed:
+                weights = np.where(regional, 0.0, weights).astype(np.float32)
+            item += (torch.from_numpy(targets), torch.from_numpy(weights))
+        if self.with_groups:
+            item += (torch.tensor(NO_GROUP if zoomed else self.groups[i]),)
+        return item
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         has_zoom = self.zoom_mos is not None and np.isfinite(self.zoom_mos[i])
@@ -179,7 +191,7 @@ class FundusQualityDataset(Dataset):
             img, mos = self.zoom_images[i], float(self.zoom_mos[i])
             if self.rng.random() < 0.5:
                 img = img[:, ::-1]
-            return self._with_severities(i, normalise(img), torch.tensor([mos / 100.0], dtype=torch.float32), True)
+            return self._item(i, normalise(img), torch.tensor([mos / 100.0], dtype=torch.float32), True)
         img = self.images[i]
         if self.train:
             m = self.load_size - self.img_size
@@ -189,4 +201,4 @@ class FundusQualityDataset(Dataset):
                 img = img[:, ::-1]
             if self.rng.random() < 0.5:
                 img = img[::-1]
-        return self._with_severities(i, normalise(img), self.targets[i : i + 1], False)
+        return self._item(i, normalise(img), self.targets[i : i + 1], False)

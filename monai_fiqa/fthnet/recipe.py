@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from monai_fiqa.engine.ranking import pairwise_rank_loss
 from monai_fiqa.engine.trainer import TrainConfig, train
 from monai_fiqa.fthnet.dataset import FundusQualityDataset
 from monai_fiqa.fundus.physics import DEGRADATIONS
@@ -16,20 +17,31 @@ from monai_fiqa.registry import create_model
 __all__ = ["fthnet_loss", "train_from_csvs"]
 
 
-def fthnet_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...], severity_weight: float) -> torch.Tensor:
-    """SmoothL1 on MOS / 100, plus ``severity_weight`` x SmoothL1 on the known per-kind severities.
+def fthnet_loss(
+    model: torch.nn.Module, batch: tuple[torch.Tensor, ...], severity_weight: float, rank_weight: float = 0.0
+) -> torch.Tensor:
+    """SmoothL1 on MOS / 100, plus the severity and ranking terms the batch and weights ask for.
 
-    The batch is (images, MOS / 100[, severities, weights]); the severity term is the weighted mean over the
-    (row, kind) pairs whose severity is known (synth rows; a site's CSV has none).
+    The batch is (images, MOS / 100[, severities, weights][, source groups]) as
+    :class:`~monai_fiqa.fthnet.dataset.FundusQualityDataset` returns it.  The severity term (``severity_weight``)
+    is SmoothL1 averaged over the (row, kind) pairs whose severity is known (synth rows; a site's CSV has none);
+    the ranking term (``rank_weight``, needs the groups as the last element) is
+    :func:`~monai_fiqa.engine.ranking.pairwise_rank_loss` within each source's copies.
     """
     x, y = batch[:2]
-    if len(batch) < 4 or getattr(model, "severity_head", None) is None:
-        return torch.nn.functional.smooth_l1_loss(model(x).float(), y, beta=0.05)
-    score, severities = model.score_and_severities(x)
+    with_severities = severity_weight > 0 and getattr(model, "severity_head", None) is not None and len(batch) >= 4
+    if with_severities:
+        score, severities = model.score_and_severities(x)
+    else:
+        score, severities = model(x), None
     loss = torch.nn.functional.smooth_l1_loss(score.float(), y, beta=0.05)
-    targets, weights = batch[2], batch[3]
-    per_item = torch.nn.functional.smooth_l1_loss(severities.float(), targets, beta=0.05, reduction="none")
-    return loss + severity_weight * (per_item * weights).sum() / weights.sum().clamp_min(1.0)
+    if severities is not None:
+        targets, weights = batch[2], batch[3]
+        per_item = torch.nn.functional.smooth_l1_loss(severities.float(), targets, beta=0.05, reduction="none")
+        loss = loss + severity_weight * (per_item * weights).sum() / weights.sum().clamp_min(1.0)
+    if rank_weight > 0:
+        loss = loss + rank_weight * pairwise_rank_loss(score, y, batch[-1])
+    return loss
 
 
 def train_from_csvs(
@@ -79,6 +91,7 @@ def train_from_csvs(
         zoom_prob=config.zoom_prob,
         severity_kinds=kinds,
         cache_dir=cache,
+        with_groups=config.rank_weight > 0,
     )
     val_ds = FundusQualityDataset(val_r, config.img_size, train=False, cache_dir=cache) if val_r else None
     history = train(
@@ -90,7 +103,7 @@ def train_from_csvs(
         max_minutes=max_minutes,
         init=init,
         model=model,
-        compute_loss=lambda m, b: fthnet_loss(m, b, config.severity_weight),
+        compute_loss=lambda m, b: fthnet_loss(m, b, config.severity_weight, config.rank_weight),
     )
     history["split"] = {"train": len(train_r), "val": len(val_r), "test": [str(r.path) for r in test_r]}
     return history
