@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev,deploy]"
+	$(PIP) install -q -e ".[dev,deploy,batch]"
 	touch $(STAMP)
 
 $(MAP_STAMP):

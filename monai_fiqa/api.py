@@ -27,6 +27,7 @@ __all__ = [
     "available_bundles",
     "bundle_folders",
     "bundle_search_path",
+    "bundle_version",
     "file_sha256",
     "has_weights",
     "resolve_bundle",
@@ -118,6 +119,17 @@ def has_weights(folder: Path) -> bool:
 def available_bundles() -> dict[str, Path]:
     """Usable bundles by name: folders holding ``configs/inference.json`` and trained weights ``models/model.*``."""
     return {name: folder for name, folder in bundle_folders().items() if has_weights(folder)}
+
+
+def bundle_version(name: str) -> str:
+    """The ``version`` in an installed bundle's ``configs/metadata.json`` (``"unknown"`` when it records none)."""
+    import json
+
+    folder = resolve_bundle(name)
+    if folder is None:
+        raise BundleNotFoundError(f"no bundle named {name!r}")
+    meta = json.loads((folder / "configs" / "metadata.json").read_text())
+    return str(meta.get("version", "unknown"))
 
 
 class BundleIntegrityError(BundleNotFoundError):

@@ -13,14 +13,13 @@ installed one is run.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pydicom
 
-from monai_fiqa.api import FAMILY_BUNDLES, BundleNotFoundError, available_bundles, load
+from monai_fiqa.api import FAMILY_BUNDLES, BundleNotFoundError, available_bundles, bundle_version, load
 from monai_fiqa.deploy.items import ModelRun, WorkItem
 from monai_fiqa.deploy.outputs import write_run_outputs
 from monai_fiqa.io.dicom_writers import WriterIdentity
@@ -191,8 +190,7 @@ class ModelPool:
 
     @staticmethod
     def version(name: str) -> str:
-        meta = available_bundles()[name] / "configs" / "metadata.json"
-        return str(json.loads(meta.read_text()).get("version", "unknown"))
+        return bundle_version(name)
 
 
 def assess_item(item: WorkItem, pool: ModelPool) -> WorkItem:

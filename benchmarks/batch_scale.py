@@ -1,0 +1,168 @@
+"""Scale of ``monai-fiqa batch`` (issue 28): items/s at 1 and 2 CPUs, memory that does not grow with the archive,
+overhead against ``assess`` in a plain loop, and a projection to a 1 000 000-image archive.
+
+Run on a quiet machine (no training beside it): ``.venv/bin/python -m benchmarks.batch_scale [--model fundus_efiqa]
+[--sizes 1000 10000] [--quick]``.  The archive is generated here: degraded copies of the DRIVE test photographs
+(``monai_fiqa.fundus.physics``, random kind and severity) and of synthetic renders, each written as its own JPEG,
+so every file has its own content hash.  Every run is a fresh ``monai-fiqa batch`` process on a fresh OUT; the peak
+RSS of the driver and of the Ray workers is sampled every 0.2 s over the process tree.  Writes
+``results/batch_scale.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+from PIL import Image
+
+from benchmarks._common import write_results
+
+DRIVE_TEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "fundus" / "DRIVE" / "test" / "images"
+
+
+def make_archive(folder: Path, n: int, seed: int = 0) -> list[Path]:
+    """``n`` distinct photographs: DRIVE test photographs and renders, each degraded by one random kind."""
+    from monai_fiqa.fundus.landmarks import fov_mask
+    from monai_fiqa.fundus.physics import DEGRADATIONS, apply_degradation
+    from monai_fiqa.fundus.renderer import render_fundus
+
+    rng = np.random.default_rng(seed)
+    bases = [np.asarray(Image.open(p).convert("RGB").resize((512, 512))) for p in sorted(DRIVE_TEST.glob("*.tif"))]
+    bases += [render_fundus(seed + k, size=512).image for k in range(max(4, len(bases) // 2))]
+    fovs = [fov_mask(b) for b in bases]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        base, fov = bases[i % len(bases)], fovs[i % len(bases)]
+        kind = str(rng.choice(list(DEGRADATIONS)))
+        params = DEGRADATIONS[kind].from_severity(float(rng.uniform(0.0, 1.0)), rng)
+        out, _ = apply_degradation(base.astype(np.float32) / 255.0, kind, params, fov, rng)
+        path = folder / f"{i // 1000:04d}" / f"img{i:07d}.jpg"
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)).save(
+            path, quality=int(rng.integers(80, 96))
+        )
+        paths.append(path)
+    return paths
+
+
+class _PeakRss:
+    """Peak RSS of a process and, separately, of all its descendants (Ray's workers), sampled in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.root = psutil.Process(pid)
+        self.driver = self.workers = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.driver = max(self.driver, self.root.memory_info().rss)
+                workers = 0
+                for child in self.root.children(recursive=True):
+                    try:
+                        workers = (
+                            max(workers, child.memory_info().rss)
+                            if "MapWorker" in " ".join(child.cmdline())
+                            else workers
+                        )
+                    except psutil.Error:
+                        continue
+                self.workers = max(self.workers, workers)
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        return {"driver_mb": round(self.driver / 2**20, 1), "worker_mb": round(self.workers / 2**20, 1)}
+
+
+def run_batch_process(archive: Path, out: Path, model: str, cpus: int) -> dict[str, float]:
+    cmd = [sys.executable, "-m", "monai_fiqa.cli", "batch", str(archive), "--models", model, "--out", str(out)]
+    cmd += ["--cpus", str(cpus)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = _PeakRss(proc.pid)
+    _, err = proc.communicate()
+    wall = time.perf_counter() - start
+    memory = peak.stop()
+    if proc.returncode != 0:
+        raise RuntimeError(f"batch failed: {err[-2000:]}")
+    summary = json.loads((out / "summary.json").read_text())
+    done = summary["models"][model]["done"] + summary["models"][model]["failed"]
+    return {"cpus": cpus, "items": done, "seconds": round(wall, 2), "items_per_s": round(done / wall, 3), **memory}
+
+
+def plain_loop(paths: list[Path], model: str) -> float:
+    """Seconds per item of ``load(model).assess(path)`` in one process on one thread (loading excluded)."""
+    code = (
+        "import sys, time, torch; torch.set_num_threads(1)\n"
+        "from monai_fiqa.api import load\n"
+        f"a = load({model!r}); paths = sys.argv[1:]\n"
+        "t = time.perf_counter()\n"
+        "for p in paths: a.assess(p)\n"
+        "print((time.perf_counter() - t) / len(paths))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *map(str, paths)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", default="fundus_efiqa")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("--loop-items", type=int, default=100, help="items timed in the plain assess loop")
+    ap.add_argument("--quick", action="store_true", help="sizes 40 and 120, 20 loop items (checks the script)")
+    args = ap.parse_args(argv)
+    sizes, loop_items = ([40, 120], 20) if args.quick else (sorted(args.sizes), args.loop_items)
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "archive"
+        paths = make_archive(archive, max(sizes))
+        per_item_loop = plain_loop(paths[:loop_items], args.model)
+        for size in sizes:
+            sub = Path(tmp) / f"archive{size}"
+            sub.mkdir()
+            for p in paths[:size]:  # hard links: the same files, no copy
+                target = sub / p.relative_to(archive)
+                target.parent.mkdir(exist_ok=True)
+                target.hardlink_to(p)
+            for cpus in (1, 2) if size == min(sizes) or size == max(sizes) else (2,):
+                runs.append({"size": size, **run_batch_process(sub, Path(tmp) / f"out{size}_{cpus}", args.model, cpus)})
+    one = next(r for r in runs if r["cpus"] == 1 and r["size"] == max(sizes))
+    two = next(r for r in runs if r["cpus"] == 2 and r["size"] == max(sizes))
+    overhead = one["seconds"] / one["items"] / per_item_loop - 1.0
+    efficiency = two["items_per_s"] / (2 * one["items_per_s"])
+    projection = {
+        f"{nodes} nodes x 16 CPUs": round(1_000_000 / (two["items_per_s"] / 2 * 16 * nodes * efficiency) / 3600, 1)
+        for nodes in (1, 8, 64)
+    }
+    payload = {
+        "model": args.model,
+        "runs": runs,
+        "plain_loop_s_per_item": round(per_item_loop, 4),
+        "overhead_at_1_cpu": round(overhead, 3),
+        "scaling_efficiency_2_cpus": round(efficiency, 3),
+        "projection_hours_1M_images": projection,
+        "projection_note": "hours = 1e6 / (per-CPU rate at 2 CPUs x CPUs x this efficiency); a projection, not a run",
+    }
+    rows = [[r["size"], r["cpus"], r["items_per_s"], r["seconds"], r["driver_mb"], r["worker_mb"]] for r in runs]
+    write_results("batch_scale", payload, ["items", "CPUs", "items/s", "seconds", "driver MB", "worker MB"], rows)
+    print(json.dumps({k: payload[k] for k in payload if k != "runs"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
