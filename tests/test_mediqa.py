@@ -119,8 +119,9 @@ def test_unknown_modality_is_predicted_and_reported(tiny_assessor: MedIQAAssesso
         (np.zeros((40, 40, 4), np.float32), "constant"),
         (np.full((40, 40, 4), np.inf, np.float32), "NaN or infinite"),
         (np.ones((40, 40, 4, 2), np.float32).cumsum(), "3D volume"),
+        (np.random.default_rng(2).uniform(0, 500, (12, 48, 48)).astype(np.float32), r"looks like \(Z, H, W\)"),
     ],
-    ids=["empty", "inf", "4d"],
+    ids=["empty", "inf", "4d", "slices-first"],
 )
 def test_bad_inputs_raise(tiny_assessor: MedIQAAssessor, arr: np.ndarray, message: str) -> None:
     with pytest.raises(VolumeReadError, match=message):

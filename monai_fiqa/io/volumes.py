@@ -243,6 +243,20 @@ def _read_nifti(path: Path) -> Volume:
     return Volume(arr, zooms, meta, "nifti")  # type: ignore[arg-type]
 
 
+def _refuse_slice_first(shape: tuple[int, ...]) -> None:
+    """Refuse an array whose shape says (Z, H, W) - numpy/SimpleITK order - where (H, W, Z) is expected.
+
+    Why a refusal and not a guess: scored in the wrong order the "slices" are cuts across the stack and the score is
+    plausible but meaningless.  Slices are square in almost every CT/MR series, so equal last two axes and a
+    different first one is the (Z, H, W) signature; an array with no two equal axes is taken as (H, W, Z).
+    """
+    if len(shape) == 3 and shape[1] == shape[2] != shape[0] and shape[0] != shape[1]:
+        raise VolumeReadError(
+            f"array of shape {shape} looks like (Z, H, W) (square slices on the last two axes); arrays are read as "
+            f"(H, W, Z): pass np.moveaxis(array, 0, -1) (shape {(shape[1], shape[2], shape[0])})"
+        )
+
+
 def read_volume(
     src: str | Path | np.ndarray | list[Path], spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
 ) -> Volume:
@@ -250,13 +264,15 @@ def read_volume(
 
     Args:
         src: NIfTI path (.nii/.nii.gz), DICOM file, folder of one DICOM series, a list of the DICOM files of one
-            series, or an (H, W) / (H, W, Z) array.
+            series, or an (H, W) / (H, W, Z) array (an array shaped like (Z, H, W) is refused, see
+            :func:`_refuse_slice_first`).
         spacing: voxel size for arrays.
 
     Raises:
         VolumeReadError: with the reason the data cannot be assessed.
     """
     if isinstance(src, np.ndarray):
+        _refuse_slice_first(src.shape)
         arr = src.astype(np.float32)
         vol = Volume(arr[:, :, None] if arr.ndim == 2 else arr, tuple(map(float, spacing)), {}, "array")  # type: ignore[arg-type]
         return check_volume(vol)
