@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from monai_fiqa.io.images import ImageReadError, read_rgb, to_rgb_uint8
 
-
-def _png_header_only(path, width: int, height: int) -> None:
-    """A tiny PNG whose header declares width x height (the pixel data is a few bytes): a decompression bomb."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
-    )
+from .robustness.bad_inputs import _lying_nifti, png_header_only
 
 
 def test_huge_declared_size_is_refused_before_decoding(tmp_path):
-    _png_header_only(tmp_path / "bomb.png", 20000, 20000)
+    png_header_only(tmp_path / "bomb.png", 20000, 20000)
     with pytest.raises(ImageReadError, match="exceeds"):  # ours, or PIL's decompression-bomb guard first
         read_rgb(tmp_path / "bomb.png")
-    _png_header_only(tmp_path / "big.png", 9000, 9000)  # under PIL's guard, over ours
+    png_header_only(tmp_path / "big.png", 9000, 9000)  # under PIL's guard, over ours
     with pytest.raises(ImageReadError, match="exceeds the limit of 60,000,000"):
         read_rgb(tmp_path / "big.png")
 
@@ -41,7 +28,7 @@ def test_limit_is_configurable(tmp_path, monkeypatch):
 
 
 def test_strip_shaped_image_is_not_a_photograph(tmp_path):
-    _png_header_only(tmp_path / "strip.png", 100000, 200)
+    png_header_only(tmp_path / "strip.png", 100000, 200)
     with pytest.raises(ImageReadError, match="aspect ratio"):
         read_rgb(tmp_path / "strip.png")
 
@@ -74,17 +61,12 @@ def test_channel_first_array_is_refused_not_misread():
 
 
 def test_nifti_whose_header_declares_a_huge_volume_is_refused_before_reading(tmp_path):
-    import nibabel as nib
-
     from monai_fiqa.io.volumes import VolumeReadError, read_volume
 
-    nib.save(nib.Nifti1Image(np.zeros((4, 4, 4), np.float32), np.eye(4)), tmp_path / "liar.nii")
-    raw = bytearray((tmp_path / "liar.nii").read_bytes())
-    raw[42:48] = struct.pack("<3h", 1024, 1024, 1024)  # dim[1..3]: the header lies, the file holds 64 voxels
-    (tmp_path / "liar.nii").write_bytes(bytes(raw))
-    assert len(raw) < 4096
+    liar = _lying_nifti(tmp_path)
+    assert liar.stat().st_size < 4096
     with pytest.raises(VolumeReadError, match="exceeds the limit"):
-        read_volume(tmp_path / "liar.nii")
+        read_volume(liar)
 
 
 def test_dicom_series_declaring_gigavoxels_is_refused_from_headers(tmp_path):

@@ -128,8 +128,10 @@ def read_rgb(path: str | Path) -> tuple[np.ndarray, dict]:
         ImageReadError: missing, corrupt, truncated or unsupported file.
     """
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise ImageReadError(f"{p}: no such file")
+    if not p.is_file():  # a folder, pipe or device: opening a pipe would wait forever
+        raise ImageReadError(f"{p}: not a regular file (a folder, pipe or device)")
     conversions: list[str] = []
     if p.suffix.lower() in _DICOM_SUFFIXES and _is_dicom(p):
         arr, meta = _read_dicom(p)

@@ -140,8 +140,23 @@ def _dicom_pixels(ds: pydicom.Dataset) -> np.ndarray:
         arr = np.moveaxis(arr, 0, -1)  # multi-frame -> (H, W, frames)
     elif arr.ndim != 2:
         raise VolumeReadError(f"pixel data of shape {arr.shape} is not a monochrome slice or frame stack")
-    slope, intercept = float(ds.get("RescaleSlope", 1.0)), float(ds.get("RescaleIntercept", 0.0))
-    return arr * slope + intercept
+    return arr * _one_number(ds, "RescaleSlope", 1.0) + _one_number(ds, "RescaleIntercept", 0.0)
+
+
+def _one_number(ds: pydicom.Dataset, keyword: str, default: float) -> float:
+    """A numeric attribute that must hold one finite number when present (absent: ``default``)."""
+    if keyword not in ds:
+        return default
+    value = ds[keyword].value
+    if value is None or value == "":
+        raise VolumeReadError(f"{keyword} is present but empty")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:  # empty, multi-valued or text
+        raise VolumeReadError(f"{keyword} {value!r} is not one number") from exc
+    if not np.isfinite(number):
+        raise VolumeReadError(f"{keyword} {value!r} is not a finite number")
+    return number
 
 
 def _spacing(ds: pydicom.Dataset, dz: float | None) -> tuple[float, float, float]:
@@ -222,6 +237,16 @@ def volume_from_datasets(datasets: list[pydicom.Dataset]) -> tuple[Volume, list[
     return check_volume(vol), ordered
 
 
+def _declared_spacing(path: Path, img: nib.spatialimages.SpatialImage, n: int) -> np.ndarray:
+    """The voxel sizes as the file states them (``nib.load`` has already replaced zeros by 1 mm)."""
+    try:
+        with nib.openers.ImageOpener(str(path)) as fh:
+            raw = type(img.header).from_fileobj(fh, check=False)
+        return np.asarray(raw["pixdim"][1 : 1 + n], float)
+    except Exception:  # not a NIfTI-style header with pixdim (e.g. Analyze): trust the loaded one
+        return np.asarray(img.header.get_zooms()[:n], float)
+
+
 def _read_nifti(path: Path) -> Volume:
     try:
         img = nib.load(str(path))
@@ -238,6 +263,9 @@ def _read_nifti(path: Path) -> Volume:
         arr = arr[..., 0]
     zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
     zooms = zooms + (1.0,) * (3 - len(zooms))
+    declared = _declared_spacing(path, img, min(3, arr.ndim))
+    if not (np.isfinite(declared).all() and (declared > 0).all()):  # nibabel silently turns 0 into 1 mm
+        raise VolumeReadError(f"{path.name}: voxel spacing {tuple(declared.tolist())} in the header is not positive")
     descrip = bytes(img.header.get("descrip", b"")).decode("latin-1", "replace").strip("\x00 ")
     meta = {"descrip": descrip} if descrip else {}
     return Volume(arr, zooms, meta, "nifti")  # type: ignore[arg-type]
@@ -281,6 +309,8 @@ def read_volume(
     path = Path(src)
     if not path.exists():
         raise VolumeReadError(f"{path} does not exist")
+    if not (path.is_file() or path.is_dir()):  # opening a pipe would wait forever
+        raise VolumeReadError(f"{path}: not a regular file or folder (a pipe or device)")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         if not files:
