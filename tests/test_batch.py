@@ -249,7 +249,6 @@ def test_interrupted_run_resumes_exactly_once(how, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "stop", "--force"], capture_output=True)
-    assert not list((out / "shards").glob(".tmp-*")) or how != "SIGKILL worker"
     done_before = len(_rows(out))
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stderr[-3000:]

@@ -20,6 +20,7 @@ from monai_fiqa.batch.index import BatchInputError, write_index
 from monai_fiqa.batch.report import summarise, write_report
 from monai_fiqa.batch.shards import SHARDS
 from monai_fiqa.batch.worker import AssessWorker
+from monai_fiqa.io.folders import ensure_writable_folder
 
 __all__ = ["BatchInputError", "BatchOutputError", "BatchPlan", "plan_resources", "run_batch"]
 
@@ -48,10 +49,7 @@ def plan_resources(cpus: int, actors: int | None = None, batch_size: int | None 
 
 def _check_out(out: Path) -> None:
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        ensure_writable_folder(out)
     except OSError as exc:
         raise BatchOutputError(f"cannot write to the output folder {out}: {exc.strerror or exc}") from exc
     for stale in (out / SHARDS).glob(".tmp-*") if (out / SHARDS).is_dir() else []:

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from monai_fiqa.io.folders import ensure_writable_folder
+
 __all__ = ["EXIT_CONFIGURATION", "PreflightError", "check_configuration", "output_lock"]
 
 EXIT_CONFIGURATION = 2  # nothing was assessed: the output folder or the PACS address is unusable
@@ -29,10 +31,7 @@ def check_configuration(out: Path, pacs: str | None) -> None:
         PreflightError: with the reason.
     """
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".monai-fiqa-write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        ensure_writable_folder(out)
     except OSError as exc:
         raise PreflightError(f"output folder {out} is not writable ({exc.strerror or exc})") from exc
     if pacs:
