@@ -276,9 +276,10 @@ def _refuse_slice_first(shape: tuple[int, ...]) -> None:
 
     Why a refusal and not a guess: scored in the wrong order the "slices" are cuts across the stack and the score is
     plausible but meaningless.  Slices are square in almost every CT/MR series, so equal last two axes and a
-    different first one is the (Z, H, W) signature; an array with no two equal axes is taken as (H, W, Z).
+    different first one (more than one slice) is the (Z, H, W) signature; an array with no two equal axes is taken
+    as (H, W, Z).
     """
-    if len(shape) == 3 and shape[1] == shape[2] != shape[0] and shape[0] != shape[1]:
+    if len(shape) == 3 and shape[0] > 1 and shape[1] == shape[2] != shape[0]:  # (1, H, W) is one slice: read as is
         raise VolumeReadError(
             f"array of shape {shape} looks like (Z, H, W) (square slices on the last two axes); arrays are read as "
             f"(H, W, Z): pass np.moveaxis(array, 0, -1) (shape {(shape[1], shape[2], shape[0])})"
