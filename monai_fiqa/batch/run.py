@@ -122,7 +122,10 @@ def run_batch(
     plan = plan_resources(_start_ray(address, cpus), actors, batch_size)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # one bar, ours, counting items
-    ds = ray.data.read_parquet(str(out / "_index")).map_batches(
+    # An index part is one block, and a block goes to one actor: cut it into batch-sized blocks (streaming) so that
+    # every actor gets work even when the archive is one small part.
+    index = ray.data.read_parquet(str(out / "_index")).repartition(target_num_rows_per_block=plan.batch_size)
+    ds = index.map_batches(
         AssessWorker,
         fn_constructor_kwargs={"models": models, "out": str(out.resolve()), "maps": maps},
         batch_size=plan.batch_size,
