@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         "overhead_at_1_cpu": round(overhead, 3),
         "scaling_efficiency_2_cpus": round(efficiency, 3),
         "projection_hours_1M_images": projection,
-        "projection_note": "hours = 1e6 / (per-CPU rate seen at 2 CPUs x CPUs), assuming that rate holds; a projection, not a run",
+        "projection_note": "hours = 1e6 / (per-CPU rate seen at 2 CPUs x CPUs), assuming that rate holds; a projection",
     }
     rows = [[r["size"], r["cpus"], r["items_per_s"], r["seconds"], r["driver_mb"], r["worker_mb"]] for r in runs]
     name = "batch_scale_quick" if args.quick else "batch_scale"  # a script check is never mistaken for the result
