@@ -56,7 +56,7 @@ def make_archive(folder: Path, n: int, seed: int = 0) -> list[Path]:
 
 
 class _PeakRss:
-    """Peak RSS of a process and, separately, of all its descendants (Ray's workers), sampled in a thread."""
+    """Peak RSS of a process (the driver) and of its largest model actor (``MapWorker``), sampled in a thread."""
 
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
@@ -65,21 +65,18 @@ class _PeakRss:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def _actor_rss(self, child: psutil.Process) -> int:
+        try:
+            return child.memory_info().rss if "MapWorker" in " ".join(child.cmdline()) else 0
+        except psutil.Error:  # the process ended while being read
+            return 0
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self.driver = max(self.driver, self.root.memory_info().rss)
-                workers = 0
-                for child in self.root.children(recursive=True):
-                    try:
-                        workers = (
-                            max(workers, child.memory_info().rss)
-                            if "MapWorker" in " ".join(child.cmdline())
-                            else workers
-                        )
-                    except psutil.Error:
-                        continue
-                self.workers = max(self.workers, workers)
+                actors = [self._actor_rss(c) for c in self.root.children(recursive=True)]
+                self.workers = max([self.workers, *actors])
             except psutil.Error:
                 pass
             time.sleep(0.2)

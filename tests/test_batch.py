@@ -21,7 +21,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from monai_fiqa.batch import index as batch_index
 from monai_fiqa.batch.index import BatchInputError, iter_folder, write_index
-from monai_fiqa.batch.report import summarise, write_report
+from monai_fiqa.batch.report import read_rows, summarise, write_report
 from monai_fiqa.batch.shards import RESULT_SCHEMA, done_keys, read_results, write_shard
 
 from .helpers import missing_environment
@@ -112,11 +112,12 @@ def test_summary_and_report_from_shards(tmp_path):
     rows = [_row(str(photo), score=20.0), _row("/b.jpg", score=80.0, out_of_distribution=True)]
     rows.append(_row("/c.jpg", status="error", error="ImageReadError: <truncated> & more"))
     write_shard(tmp_path, rows)
-    summary = summarise(tmp_path, ["m"], total=3, skipped=0, plan={})
+    rows_read = read_rows(tmp_path)
+    summary = summarise(tmp_path, rows_read, ["m"], total=3, skipped=0, plan={})
     m = summary["models"]["m"]
     assert (m["done"], m["failed"], m["out_of_distribution"], m["grades"]) == (2, 1, 1, {"usable": 2})
     assert json.loads((tmp_path / "summary.json").read_text())["items"] == 3
-    page = write_report(tmp_path, summary).read_text()
+    page = write_report(tmp_path, summary, rows_read).read_text()
     assert "data:image/png;base64," in page  # the worst item's thumbnail
     assert "&lt;truncated&gt; &amp; more" in page  # error text escaped
     assert page.index(str(photo)) < page.index("/b.jpg")  # worst first

@@ -8,7 +8,7 @@ from PIL import Image
 
 from monai_fiqa.io.images import ImageReadError, read_rgb, to_rgb_uint8
 
-from .robustness.bad_inputs import _lying_nifti, png_header_only
+from .robustness.bad_inputs import lying_nifti, png_header_only
 
 
 def test_huge_declared_size_is_refused_before_decoding(tmp_path):
@@ -63,7 +63,7 @@ def test_channel_first_array_is_refused_not_misread():
 def test_nifti_whose_header_declares_a_huge_volume_is_refused_before_reading(tmp_path):
     from monai_fiqa.io.volumes import VolumeReadError, read_volume
 
-    liar = _lying_nifti(tmp_path)
+    liar = lying_nifti(tmp_path)
     assert liar.stat().st_size < 4096
     with pytest.raises(VolumeReadError, match="exceeds the limit"):
         read_volume(liar)

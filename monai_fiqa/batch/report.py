@@ -20,16 +20,22 @@ from PIL import Image
 
 from monai_fiqa.batch.shards import read_results
 
-__all__ = ["WORST_N", "summarise", "write_report"]
+__all__ = ["WORST_N", "read_rows", "summarise", "summary_table", "write_report"]
 
 WORST_N = 12  # worst items shown per model
 MAX_ERRORS_SHOWN = 200  # the full list is in the shards
 _COLUMNS = ["path", "kind", "model", "status", "score", "grade", "out_of_distribution", "error", "map_png"]
 
 
-def summarise(out: Path, models: list[str], total: int, skipped: int, plan: dict[str, Any]) -> dict[str, Any]:
-    """Counts per model (done / failed / out-of-distribution, grades, score quartiles) over every shard of ``out``."""
-    rows = read_results(out, _COLUMNS).to_pylist()
+def read_rows(out: Path) -> list[dict[str, Any]]:
+    """The result rows the summary and the report use (the columns they need), from every shard of ``out``."""
+    return read_results(out, _COLUMNS).to_pylist()
+
+
+def summarise(
+    out: Path, rows: list[dict[str, Any]], models: list[str], total: int, skipped: int, plan: dict[str, Any]
+) -> dict[str, Any]:
+    """Counts per model (done / failed / out-of-distribution, grades, score quartiles); writes ``summary.json``."""
     per_model: dict[str, Any] = {}
     for model in sorted({r["model"] for r in rows} | set(models)):
         mine = [r for r in rows if r["model"] == model]
@@ -113,10 +119,9 @@ _STYLE = (
 )
 
 
-def write_report(out: Path, summary: dict[str, Any]) -> Path:
-    """Write ``out/report.html`` (atomically) from the shards and the summary."""
+def write_report(out: Path, summary: dict[str, Any], rows: list[dict[str, Any]]) -> Path:
+    """Write ``out/report.html`` (atomically) from the result rows and the summary."""
     e = html.escape
-    rows = read_results(out, _COLUMNS).to_pylist()
     parts = [f"<p id='summary'>{summary['items']} items, finished {e(summary['finished'])}</p>"]
     for model, m in summary["models"].items():
         ok = [r for r in rows if r["model"] == model and r["status"] == "ok"]

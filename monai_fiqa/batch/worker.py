@@ -103,12 +103,7 @@ class AssessWorker:
             rows += item_rows
             skipped += was_done
         write_shard(self.out, rows)
-        return {
-            "model": np.array([r["model"] for r in rows] or [""], dtype=object),
-            "status": np.array([r["status"] for r in rows] or ["skipped"], dtype=object),
-            "items": np.array([len(batch["path"])] + [0] * (max(1, len(rows)) - 1)),
-            "skipped": np.array([skipped] + [0] * (max(1, len(rows)) - 1)),
-        }
+        return {"items": np.array([len(batch["path"])]), "skipped": np.array([skipped])}  # progress, one row a call
 
     def _row(self, path: str, digest: str, kind: str, model: str, **values: Any) -> dict[str, Any]:
         row = {"path": path, "content_hash": digest, "kind": kind, "model": model}

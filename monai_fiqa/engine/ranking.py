@@ -45,10 +45,11 @@ class SourceGroupedBatchSampler(Sampler[list[int]]):
         if group_size < 2 or group_size > batch_size:
             raise ValueError(f"group_size must be in [2, batch_size={batch_size}], got {group_size}")
         self.batch_size, self.group_size = batch_size, group_size
+        self.groups = list(groups)
         self.members: dict[int, list[int]] = defaultdict(list)
-        for i, g in enumerate(groups):
+        for i, g in enumerate(self.groups):
             self.members[g].append(i)
-        self.n = len(groups)
+        self.n = len(self.groups)
         self.seed, self.passes = seed, 0
 
     def __len__(self) -> int:
@@ -57,15 +58,15 @@ class SourceGroupedBatchSampler(Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         rng = np.random.default_rng([self.seed, self.passes])
         self.passes += 1
-        groups_of = {i: g for g, items in self.members.items() for i in items}
         anchors = iter(rng.permutation(self.n))
         for _ in range(len(self)):
             batch: list[int] = []
             while len(batch) < self.batch_size:
-                anchor = int(next(anchors, rng.integers(self.n)))
+                anchor = next(anchors, None)
+                anchor = int(rng.integers(self.n) if anchor is None else anchor)
                 if anchor in batch:
                     continue
-                siblings = [i for i in self.members[groups_of[anchor]] if i != anchor and i not in batch]
+                siblings = [i for i in self.members[self.groups[anchor]] if i != anchor and i not in batch]
                 room = min(self.group_size, self.batch_size - len(batch)) - 1
                 take = rng.choice(siblings, min(room, len(siblings)), replace=False).tolist() if siblings else []
                 batch += [anchor, *take]

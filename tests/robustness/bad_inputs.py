@@ -22,7 +22,7 @@ from pydicom.data import get_testdata_file
 from monai_fiqa.io.images import ImageReadError
 from monai_fiqa.io.volumes import VolumeReadError
 
-__all__ = ["PHOTOGRAPHS", "VOLUMES", "Case", "good_photograph", "good_volume", "png_header_only"]
+__all__ = ["PHOTOGRAPHS", "VOLUMES", "Case", "good_photograph", "good_volume", "lying_nifti", "png_header_only"]
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def _nifti(folder: Path, name: str, array: np.ndarray, zooms: tuple[float, ...] 
     return folder / name
 
 
-def _lying_nifti(folder: Path) -> Path:
+def lying_nifti(folder: Path) -> Path:
     path = _nifti(folder, "liar.nii", np.zeros((4, 4, 4), np.float32))
     raw = bytearray(path.read_bytes())
     raw[42:48] = struct.pack("<3h", 1024, 1024, 1024)  # dim[1..3]: the header lies, the file holds 64 voxels
@@ -228,7 +228,7 @@ VOLUMES: list[Case] = [
         VolumeReadError,
         "3D volume",
     ),
-    Case("header declares 1024^3", _lying_nifti, VolumeReadError, "exceeds the limit"),
+    Case("header declares 1024^3", lying_nifti, VolumeReadError, "exceeds the limit"),
     Case("sparse 1024x1024x512", _sparse_huge_nifti, VolumeReadError, "exceeds the limit"),
     Case("truncated .nii.gz", _truncated_gz, VolumeReadError),
     Case(
