@@ -94,16 +94,19 @@ def to_rgb_uint8(arr: np.ndarray) -> tuple[np.ndarray, list[str]]:
 def _read_dicom(path: Path) -> tuple[np.ndarray, dict]:
     import pydicom
 
+    from monai_fiqa.io.dicom_header import header_number
+
     try:
         head = pydicom.dcmread(path, stop_before_pixels=True)
     except Exception as exc:  # pydicom raises many types for corrupt files
         raise ImageReadError(f"{path.name}: not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
-    frames = int(head.get("NumberOfFrames", 1) or 1)
+    frames = int(header_number(head, "NumberOfFrames", 1, ImageReadError))
     if frames > 1:
         raise ImageReadError(f"{path.name}: multi-frame DICOM ({frames} frames) is not a single photograph")
     if not head.get("Rows") or not head.get("Columns"):
         raise ImageReadError(f"{path.name}: not a readable DICOM image (no pixel matrix: a non-image object)")
-    check_image_size(int(head.Columns), int(head.Rows), path.name)
+    columns, rows = (int(header_number(head, k, 0, ImageReadError)) for k in ("Columns", "Rows"))
+    check_image_size(columns, rows, path.name)
     try:
         ds = pydicom.dcmread(path)
         arr = ds.pixel_array  # pydicom 3 converts YBR colour spaces to RGB here

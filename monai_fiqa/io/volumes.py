@@ -16,6 +16,8 @@ import nibabel as nib
 import numpy as np
 import pydicom
 
+from monai_fiqa.io.dicom_header import header_number
+
 __all__ = [
     "PROMPT_KEYWORDS",
     "Volume",
@@ -140,23 +142,8 @@ def _dicom_pixels(ds: pydicom.Dataset) -> np.ndarray:
         arr = np.moveaxis(arr, 0, -1)  # multi-frame -> (H, W, frames)
     elif arr.ndim != 2:
         raise VolumeReadError(f"pixel data of shape {arr.shape} is not a monochrome slice or frame stack")
-    return arr * _one_number(ds, "RescaleSlope", 1.0) + _one_number(ds, "RescaleIntercept", 0.0)
-
-
-def _one_number(ds: pydicom.Dataset, keyword: str, default: float) -> float:
-    """A numeric attribute that must hold one finite number when present (absent: ``default``)."""
-    if keyword not in ds:
-        return default
-    value = ds[keyword].value
-    if value is None or value == "":
-        raise VolumeReadError(f"{keyword} is present but empty")
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:  # empty, multi-valued or text
-        raise VolumeReadError(f"{keyword} {value!r} is not one number") from exc
-    if not np.isfinite(number):
-        raise VolumeReadError(f"{keyword} {value!r} is not a finite number")
-    return number
+    slope = header_number(ds, "RescaleSlope", 1.0, VolumeReadError)
+    return arr * slope + header_number(ds, "RescaleIntercept", 0.0, VolumeReadError)
 
 
 def _spacing(ds: pydicom.Dataset, dz: float | None) -> tuple[float, float, float]:
@@ -172,8 +159,8 @@ def _read_dicom_files(files: list[Path]) -> Volume:
             head = pydicom.dcmread(f, stop_before_pixels=True)
         except Exception as exc:  # corrupt or non-DICOM file
             raise VolumeReadError(f"{f.name}: not readable as DICOM ({exc})") from exc
-        frames = int(head.get("NumberOfFrames", 1) or 1)
-        voxels += int(head.get("Rows", 0) or 0) * int(head.get("Columns", 0) or 0) * frames
+        rows, columns = (header_number(head, k, 0, VolumeReadError) for k in ("Rows", "Columns"))
+        voxels += int(rows * columns * header_number(head, "NumberOfFrames", 1, VolumeReadError))
     check_voxel_count((voxels,), f"series of {len(files)} files")
     datasets = []
     for f in files:

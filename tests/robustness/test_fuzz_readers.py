@@ -62,3 +62,17 @@ def test_damaged_files_are_read_or_refused_with_the_documented_error(tmp_path_fa
 def test_every_mutation_changes_the_bytes(kind):
     data = SEEDS["png"]
     assert mutate(data, kind, np.random.default_rng(3)) != data
+
+
+def test_a_header_number_that_is_a_list_is_the_readers_error(tmp_path):
+    """Found by the fuzzer: a flipped byte turned Columns into a long list; ``int()`` on it raised TypeError."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.Columns = [512, 40, 48]
+    ds.save_as(tmp_path / "photo.dcm")
+    with pytest.raises(ImageReadError, match=r"Columns \[512, 40, 48\] is not one number"):
+        read_rgb(tmp_path / "photo.dcm")
+    with pytest.raises(VolumeReadError, match="Columns .* is not one number"):
+        read_volume(tmp_path / "photo.dcm")
