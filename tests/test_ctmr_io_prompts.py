@@ -66,7 +66,7 @@ def test_corrupt_and_non_dicom_files_raise(tmp_path) -> None:
         read_volume(pdd.get_testdata_file("MR_truncated.dcm"))
     junk = tmp_path / "junk.dcm"
     junk.write_bytes(b"not a dicom file at all" * 10)
-    with pytest.raises(VolumeReadError, match="not readable as DICOM"):
+    with pytest.raises(VolumeReadError, match="not a readable DICOM file"):
         read_volume(junk)
     with pytest.raises(VolumeReadError, match="does not exist"):
         read_volume(tmp_path / "missing.nii.gz")

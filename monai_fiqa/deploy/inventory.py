@@ -17,6 +17,8 @@ from pathlib import Path
 import pydicom
 from pydicom.errors import InvalidDicomError
 
+from monai_fiqa.io.dicom_header import parse_elements
+
 __all__ = ["PHOTO_SUFFIXES", "Inventory", "take_inventory"]
 
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -105,6 +107,7 @@ def take_inventory(root: str | Path) -> Inventory:
                 # values over 1 MB (the pixel data) stay on disk until a routed item decodes them, after its
                 # declared size has been checked: a sparse file may declare gigabytes
                 ds = pydicom.dcmread(p, defer_size="1 MB")
+                parse_elements(ds)
                 for kw in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
                     if not ds.get(kw):
                         raise ValueError(f"no {kw}")

@@ -22,6 +22,7 @@ import pydicom
 from monai_fiqa.api import FAMILY_BUNDLES, BundleNotFoundError, available_bundles, bundle_version, load
 from monai_fiqa.deploy.items import ModelRun, WorkItem
 from monai_fiqa.deploy.outputs import write_run_outputs
+from monai_fiqa.io.dicom_header import header_number, header_number_or
 from monai_fiqa.io.dicom_writers import WriterIdentity
 from monai_fiqa.io.images import ImageReadError, check_image_size, read_rgb, to_rgb_uint8
 from monai_fiqa.io.volumes import VolumeReadError, read_volume, volume_from_datasets
@@ -52,7 +53,7 @@ def _series_key(ds: pydicom.Dataset, n: int) -> str:
 
 def _is_photo_series(sops: list[pydicom.Dataset]) -> bool:
     first = sops[0]
-    return int(first.get("SamplesPerPixel", 1) or 1) == 3 and str(first.get("Modality", "")) in FUNDUS_MODALITIES
+    return header_number_or(first, "SamplesPerPixel", 1) == 3 and str(first.get("Modality", "")) in FUNDUS_MODALITIES
 
 
 def _photo_key(ds: pydicom.Dataset) -> str:
@@ -71,7 +72,7 @@ def dicom_items(series: list[list[pydicom.Dataset]]) -> list[WorkItem]:
         if not sops:
             continue
         if _is_photo_series(sops) and len(sops) > 1:
-            ordered = sorted(sops, key=lambda d: int(d.get("InstanceNumber") or 0))
+            ordered = sorted(sops, key=lambda d: header_number_or(d, "InstanceNumber", 0))
             items += [WorkItem(_photo_key(d), "dicom", [d], modality=str(d.get("Modality", ""))) for d in ordered]
         else:
             items.append(
@@ -124,13 +125,20 @@ def route(item: WorkItem) -> WorkItem:
     else:
         first = item.datasets[0]
         sop = getattr(first.get("SOPClassUID"), "name", str(first.get("SOPClassUID", "unknown SOP class")))
-        samples = int(first.get("SamplesPerPixel", 1) or 1)
-        frames = int(first.get("NumberOfFrames", 1) or 1)
+        try:
+            samples = int(header_number(first, "SamplesPerPixel", 1))
+            frames = int(header_number(first, "NumberOfFrames", 1))
+        except ValueError as exc:
+            item.fail("failed", f"cannot route the series: {exc}")
+            return item
         skip = _not_for_scoring(first, sop, item.modality)
         if skip:
             item.fail("skipped", skip)
         elif not any("PixelData" in d for d in item.datasets):
-            item.fail("skipped", f"{item.modality or 'no modality'} {sop}: no image to assess")
+            if "Image Storage" in sop:  # an image object whose pixels are missing is damaged, not a non-image
+                item.fail("failed", f"{item.modality or 'no modality'} {sop} without pixel data: a damaged image")
+            else:
+                item.fail("skipped", f"{item.modality or 'no modality'} {sop}: no image to assess")
         elif samples == 3 and item.modality in FUNDUS_MODALITIES and frames == 1 and len(item.datasets) == 1:
             item.family = "fundus"
         elif samples == 1 and item.modality in ("CT", "MR"):
@@ -151,7 +159,8 @@ def load_item(item: WorkItem) -> WorkItem:
                 item.image, _ = read_rgb(item.path)  # type: ignore[arg-type]
             else:
                 ds = item.datasets[0]
-                check_image_size(int(ds.get("Columns", 0) or 0), int(ds.get("Rows", 0) or 0), item.key)
+                columns, rows = (int(header_number(ds, k, 0, ImageReadError)) for k in ("Columns", "Rows"))
+                check_image_size(columns, rows, item.key)
                 item.image, _ = to_rgb_uint8(ds.pixel_array)
                 item.sources = item.datasets
         elif item.kind == "nifti":

@@ -26,6 +26,7 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
 from monai_fiqa.api import QualityResult
+from monai_fiqa.io.dicom_header import header_number_or
 
 __all__ = ["PRIVATE_SCHEME", "WriterIdentity", "private_code", "quality_pm", "quality_sc", "quality_seg", "quality_sr"]
 
@@ -82,7 +83,7 @@ def _scheme_identification() -> Dataset:
 
 
 def _series_number(source: Dataset, offset: int) -> int:
-    return offset + int(source.get("SeriesNumber") or 0) % 1000
+    return offset + int(header_number_or(source, "SeriesNumber", 0)) % 1000
 
 
 def private_code(key: str, meaning: str) -> CodedConcept:
@@ -253,7 +254,7 @@ def _map_frames(sources: Sequence[Dataset], quality_map: np.ndarray) -> np.ndarr
         ValueError: the map's slices do not match the sources' frames.
     """
     qmap = quality_map[:, :, None] if quality_map.ndim == 2 else quality_map
-    frames_in_sources = int(sources[0].get("NumberOfFrames", 1) or 1) if len(sources) == 1 else len(sources)
+    frames_in_sources = int(header_number_or(sources[0], "NumberOfFrames", 1)) if len(sources) == 1 else len(sources)
     if qmap.shape[2] != frames_in_sources:
         raise ValueError(f"map has {qmap.shape[2]} slices but the sources hold {frames_in_sources} frames")
     return np.clip(np.moveaxis(qmap, 2, 0), 0.0, 1.0).astype(np.float32)

@@ -92,14 +92,9 @@ def to_rgb_uint8(arr: np.ndarray) -> tuple[np.ndarray, list[str]]:
 
 
 def _read_dicom(path: Path) -> tuple[np.ndarray, dict]:
-    import pydicom
+    from monai_fiqa.io.dicom_header import header_number, read_dicom
 
-    from monai_fiqa.io.dicom_header import header_number
-
-    try:
-        head = pydicom.dcmread(path, stop_before_pixels=True)
-    except Exception as exc:  # pydicom raises many types for corrupt files
-        raise ImageReadError(f"{path.name}: not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+    head = read_dicom(path, ImageReadError, stop_before_pixels=True)
     frames = int(header_number(head, "NumberOfFrames", 1, ImageReadError))
     if frames > 1:
         raise ImageReadError(f"{path.name}: multi-frame DICOM ({frames} frames) is not a single photograph")
@@ -107,8 +102,8 @@ def _read_dicom(path: Path) -> tuple[np.ndarray, dict]:
         raise ImageReadError(f"{path.name}: not a readable DICOM image (no pixel matrix: a non-image object)")
     columns, rows = (int(header_number(head, k, 0, ImageReadError)) for k in ("Columns", "Rows"))
     check_image_size(columns, rows, path.name)
+    ds = read_dicom(path, ImageReadError)
     try:
-        ds = pydicom.dcmread(path)
         arr = ds.pixel_array  # pydicom 3 converts YBR colour spaces to RGB here
     except Exception as exc:  # pydicom raises many types for corrupt files
         raise ImageReadError(f"{path.name}: not a readable DICOM image ({type(exc).__name__}: {exc})") from exc

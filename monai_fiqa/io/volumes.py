@@ -16,7 +16,7 @@ import nibabel as nib
 import numpy as np
 import pydicom
 
-from monai_fiqa.io.dicom_header import header_number
+from monai_fiqa.io.dicom_header import declared_voxels, header_number, read_dicom
 
 __all__ = [
     "PROMPT_KEYWORDS",
@@ -138,7 +138,7 @@ def _dicom_pixels(ds: pydicom.Dataset) -> np.ndarray:
         arr = ds.pixel_array.astype(np.float32)
     except Exception as exc:  # pydicom raises many types for bad pixel data
         raise VolumeReadError(f"pixel data cannot be decoded: {exc}") from exc
-    if arr.ndim == 3 and int(ds.get("SamplesPerPixel", 1)) == 1:
+    if arr.ndim == 3 and header_number(ds, "SamplesPerPixel", 1, VolumeReadError) == 1:
         arr = np.moveaxis(arr, 0, -1)  # multi-frame -> (H, W, frames)
     elif arr.ndim != 2:
         raise VolumeReadError(f"pixel data of shape {arr.shape} is not a monochrome slice or frame stack")
@@ -155,19 +155,10 @@ def _spacing(ds: pydicom.Dataset, dz: float | None) -> tuple[float, float, float
 def _read_dicom_files(files: list[Path]) -> Volume:
     voxels = 0
     for f in files:  # headers first: a few kilobytes may declare gigabytes of pixels
-        try:
-            head = pydicom.dcmread(f, stop_before_pixels=True)
-        except Exception as exc:  # corrupt or non-DICOM file
-            raise VolumeReadError(f"{f.name}: not readable as DICOM ({exc})") from exc
-        rows, columns = (header_number(head, k, 0, VolumeReadError) for k in ("Rows", "Columns"))
-        voxels += int(rows * columns * header_number(head, "NumberOfFrames", 1, VolumeReadError))
+        head = read_dicom(f, VolumeReadError, stop_before_pixels=True)
+        voxels += declared_voxels(head, VolumeReadError)
     check_voxel_count((voxels,), f"series of {len(files)} files")
-    datasets = []
-    for f in files:
-        try:
-            datasets.append(pydicom.dcmread(f))
-        except Exception as exc:  # corrupt or non-DICOM file
-            raise VolumeReadError(f"{f.name}: not readable as DICOM ({exc})") from exc
+    datasets = [read_dicom(f, VolumeReadError) for f in files]
     return volume_from_datasets(datasets)[0]
 
 
@@ -204,10 +195,7 @@ def volume_from_datasets(datasets: list[pydicom.Dataset]) -> tuple[Volume, list[
     datasets = [d for d in datasets if "PixelData" in d]
     if not datasets:
         raise VolumeReadError("no DICOM file with pixel data")
-    declared = sum(
-        int(d.get("Rows", 0) or 0) * int(d.get("Columns", 0) or 0) * int(d.get("NumberOfFrames", 1) or 1)
-        for d in datasets
-    )
+    declared = sum(declared_voxels(d, VolumeReadError) for d in datasets)
     check_voxel_count((declared,), f"series of {len(datasets)} instances")  # before any pixel is decoded
     if len({d.get("SeriesInstanceUID") for d in datasets}) > 1:
         raise VolumeReadError("the files belong to more than one series; give one series at a time")

@@ -134,3 +134,16 @@ def test_a_fundus_series_of_both_eyes_gives_one_item_per_photograph(sample_study
     assert len({i.slug for i in items}) == 2  # each photograph writes its own outputs
     ct = pydicom.dcmread(sample_study / "ct_series" / "CT0001.dcm")
     assert len(pl.dicom_items([[ct, ct]])) == 1  # a CT/MR series stays one volume
+
+
+def test_an_image_without_pixels_fails_and_a_damaged_header_fails_its_item_only():
+    """Found by the bad-input memory benchmark: a CT image without PixelData was 'skipped' like an SR; and a
+    multi-valued SamplesPerPixel raised TypeError in routing, which would have ended the whole run."""
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    del ct.PixelData
+    item = _routed(ct)
+    assert item.status == "failed" and "CT Image Storage without pixel data" in item.error
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ct.SamplesPerPixel = [1, 3]
+    item = _routed(ct)
+    assert item.status == "failed" and "SamplesPerPixel" in item.error

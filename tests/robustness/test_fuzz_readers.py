@@ -76,3 +76,20 @@ def test_a_header_number_that_is_a_list_is_the_readers_error(tmp_path):
         read_rgb(tmp_path / "photo.dcm")
     with pytest.raises(VolumeReadError, match="Columns .* is not one number"):
         read_volume(tmp_path / "photo.dcm")
+
+
+@pytest.mark.parametrize("source", ["dcm_ct", "dcm_rgb"])
+def test_an_unknown_value_representation_is_the_readers_error(tmp_path, source):
+    """Found by the 10 000-case fuzz run: a damaged VR (``U\\0`` for ``US``) parsed lazily raised NotImplementedError
+    from the first attribute access, after the read's ``try``; the readers and the inventory now parse it up front."""
+    from monai_fiqa.deploy.inventory import take_inventory
+
+    data = SEEDS[source]
+    at = data.find(b"\x28\x00\x11\x00US") + 4  # Columns, explicit VR little endian
+    (tmp_path / "case.dcm").write_bytes(data[:at] + b"U\x00" + data[at + 2 :])
+    with pytest.raises(ImageReadError, match="not a readable DICOM file .*Unknown Value Representation"):
+        read_rgb(tmp_path / "case.dcm")
+    with pytest.raises(VolumeReadError, match="not a readable DICOM file .*Unknown Value Representation"):
+        read_volume(tmp_path / "case.dcm")
+    inventory = take_inventory(tmp_path)
+    assert "Unknown Value Representation" in inventory.unreadable[tmp_path / "case.dcm"]
