@@ -61,6 +61,7 @@ class WorkItem:
     image: np.ndarray | None = None
     volume: Volume | None = None
     sources: list[pydicom.Dataset] = field(default_factory=list)
+    frame_of_slice: list[int] | None = None  # enhanced multi-frame source: the frame each volume slice came from
     runs: list[ModelRun] = field(default_factory=list)
     seconds: float = 0.0
 

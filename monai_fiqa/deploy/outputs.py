@@ -22,6 +22,16 @@ from monai_fiqa.viz import contact_sheet, overlay_map, save_png
 __all__ = ["preview_picture", "write_run_outputs"]
 
 
+def _in_frame_order(quality_map: np.ndarray, frame_of_slice: list[int] | None) -> np.ndarray:
+    """The (H, W, Z) map with slice k moved to the frame it came from (an enhanced multi-frame source stores its
+    frames in any order; the volume is in slice order)."""
+    if frame_of_slice is None or quality_map.ndim != 3:
+        return quality_map
+    frames = np.empty_like(quality_map)
+    frames[..., frame_of_slice] = quality_map
+    return frames
+
+
 def preview_picture(item: WorkItem, run: ModelRun) -> np.ndarray:
     """The picture a person looks at first: map over the photograph, or the montage of scored slices."""
     r = run.result
@@ -56,9 +66,10 @@ def write_run_outputs(item: WorkItem, run: ModelRun, out: Path) -> None:
         title = "Quality map overlay" if item.family == "fundus" else "Quality montage"
         builders = {"SR": lambda: quality_sr(item.sources, r, who, scored=scored)}
         if r.quality_map is not None:
-            builders["SEG"] = lambda: quality_seg(item.sources, r.quality_map, who)
+            qmap = _in_frame_order(r.quality_map, item.frame_of_slice)
+            builders["SEG"] = lambda: quality_seg(item.sources, qmap, who)
             if "FrameOfReferenceUID" in item.sources[0]:  # CT/MR: the map itself, for OHIF-class viewers
-                builders["PM"] = lambda: quality_pm(item.sources, r.quality_map, who)
+                builders["PM"] = lambda: quality_pm(item.sources, qmap, who)
         builders["SC"] = lambda: quality_sc(item.sources[0], picture, who, f"{title} ({run.bundle})")
         for kind, build in builders.items():
             path = folder / f"{run.bundle}_{kind}.dcm"

@@ -166,7 +166,7 @@ def load_item(item: WorkItem) -> WorkItem:
         elif item.kind == "nifti":
             item.volume = read_volume(item.path)  # type: ignore[arg-type]
         else:
-            item.volume, item.sources = volume_from_datasets(item.datasets)
+            item.volume, item.sources, item.frame_of_slice = volume_from_datasets(item.datasets)
     except _BAD_INPUT as exc:
         item.fail("failed", f"cannot read the image: {exc}")
     except Exception as exc:  # pydicom decoders raise many types on damaged pixel data

@@ -12,9 +12,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import highdicom as hd
 import nibabel as nib
 import numpy as np
 import pydicom
+from highdicom.image import get_series_volume_positions, get_volume_positions
 
 from monai_fiqa.io.dicom_header import declared_voxels, header_number, read_dicom
 
@@ -24,7 +26,6 @@ __all__ = [
     "VolumeReadError",
     "check_volume",
     "read_volume",
-    "slice_order",
     "volume_from_datasets",
 ]
 
@@ -162,35 +163,78 @@ def _read_dicom_files(files: list[Path]) -> Volume:
     return volume_from_datasets(datasets)[0]
 
 
-def _positions(datasets: list[pydicom.Dataset]) -> np.ndarray:
-    """Each slice's position along the normal of the first slice's orientation (mm)."""
-    orient = np.reshape(np.asarray(datasets[0].get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0]), float), (2, 3))
-    normal = np.cross(*orient)
-    return np.array(
-        [
-            float(np.dot(normal, np.asarray(d.get("ImagePositionPatient", [0, 0, i]), float)))
-            for i, d in enumerate(datasets)
-        ]
-    )
+# Why highdicom for the geometry: it checks what a hand-written sort cannot (regular spacing, orthogonal axes, one
+# orientation, no duplicate positions), reads enhanced multi-frame functional groups and applies per-frame rescale.
+_NOT_ONE_VOLUME = (
+    "do not form one regularly spaced volume (a missing or duplicated slice, mixed orientations, or several volumes "
+    "in one series - e.g. diffusion b-values, echoes or dynamics): assess each volume as its own series"
+)
 
 
-def slice_order(datasets: list[pydicom.Dataset]) -> list[int]:
-    """Indices of ``datasets`` sorted along the slice normal (ImagePositionPatient), the volume's z order."""
-    return (
-        [int(i) for i in np.argsort(_positions(datasets), kind="stable")] if len(datasets) > 1 else [0] * len(datasets)
-    )
+def _is_enhanced(ds: pydicom.Dataset) -> bool:
+    """An enhanced (functional-group) multi-frame instance: geometry and rescale live per frame, not at the top."""
+    return "PerFrameFunctionalGroupsSequence" in ds
 
 
-def volume_from_datasets(datasets: list[pydicom.Dataset]) -> tuple[Volume, list[pydicom.Dataset]]:
+def _enhanced_volume(ds: pydicom.Dataset) -> tuple[Volume, list[int]]:
+    """An enhanced multi-frame CT/MR instance as a volume, and the frame index of each slice.
+
+    Raises:
+        VolumeReadError: the frames are not one regular volume, or highdicom cannot read them.
+    """
+    try:
+        image = hd.Image.from_dataset(ds, copy=False)
+        geometry = image.get_volume_geometry()
+        if geometry is None:
+            raise VolumeReadError(f"the frames of the multi-frame instance {_NOT_ONE_VOLUME}")
+        shared = ds.get("SharedFunctionalGroupsSequence", [pydicom.Dataset()])[0]
+
+        def group(frame: pydicom.Dataset, name: str) -> pydicom.Dataset:
+            return (frame.get(name) or shared.get(name))[0]
+
+        frames = ds.PerFrameFunctionalGroupsSequence
+        positions = [group(f, "PlanePositionSequence").ImagePositionPatient for f in frames]
+        orientation = group(frames[0], "PlaneOrientationSequence").ImageOrientationPatient
+        _, index = get_volume_positions(positions, orientation)
+        if index is None:
+            raise VolumeReadError(f"the frames of the multi-frame instance {_NOT_ONE_VOLUME}")
+        order = [int(i) for i in np.argsort(index)]
+        pixels = [image.get_frame(i + 1, dtype=np.float32, apply_voi_transform=False) for i in order]
+    except VolumeReadError:
+        raise
+    except Exception as exc:  # highdicom raises many types on unusual functional groups
+        raise VolumeReadError(f"multi-frame instance cannot be read ({type(exc).__name__}: {exc})") from exc
+    dz, dy, dx = (float(v) for v in geometry.spacing)
+    return Volume(np.stack(pixels, -1), (dy, dx, dz), _meta(ds), "dicom"), order
+
+
+def _stack_order(datasets: list[pydicom.Dataset]) -> tuple[list[pydicom.Dataset], float]:
+    """The single-frame instances of a series in volume order, and the slice spacing (mm).
+
+    Raises:
+        VolumeReadError: they are not one regularly spaced volume.
+    """
+    try:
+        spacing, index = get_series_volume_positions(datasets)
+    except Exception as exc:  # highdicom raises on missing or damaged geometry attributes
+        raise VolumeReadError(f"the slices' geometry cannot be read ({type(exc).__name__}: {exc})") from exc
+    if spacing is None or index is None:
+        raise VolumeReadError(f"the {len(datasets)} slices {_NOT_ONE_VOLUME}")
+    return [datasets[i] for i in np.argsort(index)], float(spacing)
+
+
+def volume_from_datasets(datasets: list[pydicom.Dataset]) -> tuple[Volume, list[pydicom.Dataset], list[int] | None]:
     """Build a checked volume from the in-memory datasets of one series.
 
     Returns:
-        The volume and the datasets that hold its slices in z order (``volume.array[..., k]`` comes from the k-th),
-        so that writers can put a per-slice result back on the right source instance.  For a multi-frame
-        instance the list holds that one dataset.
+        The volume; the datasets that hold its slices in volume order (``volume.array[..., k]`` comes from the
+        k-th), so that writers can put a per-slice result back on the right source instance (for a multi-frame
+        instance the list holds that one dataset); and for an enhanced multi-frame instance the frame index of each
+        slice (``None`` otherwise: slice k is frame k).
 
     Raises:
-        VolumeReadError: no pixel data, mixed series, slices of different sizes, or a volume that fails the checks.
+        VolumeReadError: no pixel data, mixed series, slices of different sizes, slices that are not one regular
+            volume, or a volume that fails the checks.
     """
     datasets = [d for d in datasets if "PixelData" in d]
     if not datasets:
@@ -199,17 +243,19 @@ def volume_from_datasets(datasets: list[pydicom.Dataset]) -> tuple[Volume, list[
     check_voxel_count((declared,), f"series of {len(datasets)} instances")  # before any pixel is decoded
     if len({d.get("SeriesInstanceUID") for d in datasets}) > 1:
         raise VolumeReadError("the files belong to more than one series; give one series at a time")
-    if len(datasets) == 1:
+    if len(datasets) == 1 and _is_enhanced(datasets[0]):
+        vol, frames = _enhanced_volume(datasets[0])
+        return check_volume(vol), datasets, frames
+    if len(datasets) == 1:  # one slice, or a classic multi-frame stack (frames in slice order by definition)
         arr = _dicom_pixels(datasets[0])
         arr = arr[:, :, None] if arr.ndim == 2 else arr
-        return check_volume(Volume(arr, _spacing(datasets[0], None), _meta(datasets[0]), "dicom")), datasets
-    ordered = [datasets[i] for i in slice_order(datasets)]
-    slices = [_dicom_pixels(d) for d in ordered]
-    if len({s.shape for s in slices}) > 1:
+        return check_volume(Volume(arr, _spacing(datasets[0], None), _meta(datasets[0]), "dicom")), datasets, None
+    if len({(d.get("Rows"), d.get("Columns")) for d in datasets}) > 1:
         raise VolumeReadError("slices of the series differ in size")
-    dz = float(np.median(np.diff(_positions(ordered))))
-    vol = Volume(np.stack(slices, -1), _spacing(ordered[0], abs(dz) if dz else None), _meta(ordered[0]), "dicom")
-    return check_volume(vol), ordered
+    ordered, dz = _stack_order(datasets)
+    slices = [_dicom_pixels(d) for d in ordered]
+    vol = Volume(np.stack(slices, -1), _spacing(ordered[0], dz), _meta(ordered[0]), "dicom")
+    return check_volume(vol), ordered, None
 
 
 def _declared_spacing(path: Path, img: nib.spatialimages.SpatialImage, n: int) -> np.ndarray:

@@ -26,7 +26,7 @@ def mr_series(sample_study: Path) -> list[pydicom.Dataset]:
 
 
 def test_sr_carries_score_grade_parameters_and_references(mr_series, tmp_path):
-    vol, ordered = volume_from_datasets(mr_series)
+    vol, ordered, _ = volume_from_datasets(mr_series)
     params = {"artefacts": {"mr_noise": {"severity": 0.25, "SNR": 38.4}, "mr_bias": {"severity": 0.0, "bias (log)": 0}}}
     result = QualityResult(61.5, "usable", None, params)
     sr = quality_sr(ordered, result, WHO, scored=ordered[5:12])
@@ -58,7 +58,7 @@ def test_sr_carries_score_grade_parameters_and_references(mr_series, tmp_path):
 
 
 def test_seg_follows_source_geometry_and_z_order(mr_series, tmp_path):
-    vol, ordered = volume_from_datasets(mr_series)
+    vol, ordered, _ = volume_from_datasets(mr_series)
     qmap = np.ones(vol.array.shape, np.float32)
     qmap[:, :, 4] = 0.0  # one bad slice: its frame must reference the 5th slice along the normal
     seg = quality_seg(ordered, qmap, WHO)
@@ -134,7 +134,7 @@ def test_private_codes_of_every_estimated_parameter_are_unique():
 
 
 def test_parametric_map_holds_the_quality_map_with_its_real_world_values(mr_series, tmp_path):
-    vol, ordered = volume_from_datasets(mr_series)
+    vol, ordered, _ = volume_from_datasets(mr_series)
     qmap = np.linspace(0, 1, vol.array.size, dtype=np.float32).reshape(vol.array.shape)
     pm = quality_pm(ordered, qmap, WHO)
     path = tmp_path / "pm.dcm"
@@ -151,3 +151,34 @@ def test_parametric_map_holds_the_quality_map_with_its_real_world_values(mr_seri
     op = pydicom.dcmread(get_testdata_file("SC_rgb_dcmtk_+eb+cy+n1.dcm"))
     with pytest.raises(ValueError, match="Frame of Reference"):
         quality_pm([op], np.ones((op.Rows, op.Columns), np.float32), WHO)
+
+
+def test_maps_on_an_enhanced_multiframe_source_land_on_the_right_frames(mr_series, tmp_path):
+    """An enhanced MR whose frames are stored out of slice order: the map of volume slice k is written on the
+    frame that slice came from (``frame_of_slice``), and the SEG and PM validate."""
+    from highdicom import UID
+    from highdicom.legacy import LegacyConvertedEnhancedMRImage
+
+    from monai_fiqa.deploy.outputs import _in_frame_order
+
+    enhanced = LegacyConvertedEnhancedMRImage(
+        legacy_datasets=mr_series, series_instance_uid=UID(), series_number=9, sop_instance_uid=UID(), instance_number=1
+    )
+    enhanced.save_as(tmp_path / "enhanced.dcm")
+    head = pydicom.dcmread(tmp_path / "enhanced.dcm")
+    order = np.random.default_rng(2).permutation(int(head.NumberOfFrames))
+    frames = head.pixel_array
+    head.PerFrameFunctionalGroupsSequence = [head.PerFrameFunctionalGroupsSequence[int(i)] for i in order]
+    head.PixelData = np.ascontiguousarray(frames[order]).tobytes()
+    vol, sources, frame_of_slice = volume_from_datasets([head])
+    qmap = np.ones(vol.array.shape, np.float32)
+    qmap[:, :, 4] = 0.0  # the 5th slice along the normal is bad
+    on_frames = _in_frame_order(qmap, frame_of_slice)
+    seg, pm = quality_seg(sources, on_frames, WHO), quality_pm(sources, on_frames, WHO)
+    for name, ds in (("seg.dcm", seg), ("pm.dcm", pm)):
+        ds.save_as(tmp_path / name, enforce_file_format=True)
+        assert dciodvfy_errors(tmp_path / name) == [], name
+    back = pydicom.dcmread(tmp_path / "seg.dcm")
+    assert back.NumberOfFrames == 1  # only the bad slice is stored ...
+    source_frame = back.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
+    assert int(source_frame.ReferencedFrameNumber) == frame_of_slice[4] + 1  # ... on the frame it came from
