@@ -165,6 +165,10 @@ def _read_dicom_files(files: list[Path]) -> Volume:
 
 # Why highdicom for the geometry: it checks what a hand-written sort cannot (regular spacing, orthogonal axes, one
 # orientation, no duplicate positions), reads enhanced multi-frame functional groups and applies per-frame rescale.
+# Slices ascend along the normal (row x column direction cosines): the order of volumes since the first version, so
+# slice indices in results stay comparable.  With highdicom's (down, right) pixel index convention that is a
+# left-handed volume.
+_SLICE_HANDEDNESS = "LEFT_HANDED"
 _NOT_ONE_VOLUME = (
     "do not form one regularly spaced volume (a missing or duplicated slice, mixed orientations, or several volumes "
     "in one series - e.g. diffusion b-values, echoes or dynamics): assess each volume as its own series"
@@ -195,7 +199,7 @@ def _enhanced_volume(ds: pydicom.Dataset) -> tuple[Volume, list[int]]:
         frames = ds.PerFrameFunctionalGroupsSequence
         positions = [group(f, "PlanePositionSequence").ImagePositionPatient for f in frames]
         orientation = group(frames[0], "PlaneOrientationSequence").ImageOrientationPatient
-        _, index = get_volume_positions(positions, orientation)
+        _, index = get_volume_positions(positions, orientation, handedness=_SLICE_HANDEDNESS)
         if index is None:
             raise VolumeReadError(f"the frames of the multi-frame instance {_NOT_ONE_VOLUME}")
         order = [int(i) for i in np.argsort(index)]
@@ -215,7 +219,7 @@ def _stack_order(datasets: list[pydicom.Dataset]) -> tuple[list[pydicom.Dataset]
         VolumeReadError: they are not one regularly spaced volume.
     """
     try:
-        spacing, index = get_series_volume_positions(datasets)
+        spacing, index = get_series_volume_positions(datasets, handedness=_SLICE_HANDEDNESS)
     except Exception as exc:  # highdicom raises on missing or damaged geometry attributes
         raise VolumeReadError(f"the slices' geometry cannot be read ({type(exc).__name__}: {exc})") from exc
     if spacing is None or index is None:
