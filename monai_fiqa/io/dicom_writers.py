@@ -1,8 +1,11 @@
-"""DICOM objects for a quality result, built with highdicom: SR (TID 1500), SEG (fractional) and Secondary Capture.
+"""DICOM objects for a quality result, built with highdicom: SR (TID 1500), Parametric Map, binary SEG and Secondary
+Capture.
 
-Why these three: the SR carries the numbers a PACS, a worklist rule or an AI pipeline can query (score, grade,
-model, estimated acquisition parameters); the SEG puts the spatial quality map on the source geometry so that 3D
-Slicer or OHIF overlays it; the Secondary Capture is a picture any PACS viewer shows.  Patient and study identity
+Why these: the SR carries the numbers a PACS, a worklist rule or an AI pipeline can query (score, grade, model,
+estimated acquisition parameters); the Parametric Map is the quality map itself on the source geometry (1 = good),
+what OHIF-class viewers and Slicer display; the binary SEG outlines the poor-quality region (map below
+:data:`POOR_QUALITY_BELOW`) - a segment, because a quality map is not a probability of anything; the Secondary
+Capture is a picture any PACS viewer shows.  Patient and study identity
 are copied from the source instances by highdicom; every object gets a new series; nothing is invented.
 
 Codes: standard DCM/SCT codes where one fits (Image Quality, Image Quality Rating, Overall image quality
@@ -260,8 +263,12 @@ def _map_frames(sources: Sequence[Dataset], quality_map: np.ndarray) -> np.ndarr
     return np.clip(np.moveaxis(qmap, 2, 0), 0.0, 1.0).astype(np.float32)
 
 
+POOR_QUALITY_BELOW = 0.5  # a pixel whose quality map value is below this belongs to the poor-quality region
+
+
 def quality_seg(sources: Sequence[Dataset], quality_map: np.ndarray, who: WriterIdentity) -> hd.seg.Segmentation:
-    """A fractional SEG of *low* quality (1 - map) on the source geometry.
+    """A binary SEG of the poor-quality region (quality map below :data:`POOR_QUALITY_BELOW`) on the source
+    geometry.
 
     Args:
         sources: the source instances in the map's z order (one per slice), or one instance (a photograph, or a
@@ -270,10 +277,10 @@ def quality_seg(sources: Sequence[Dataset], quality_map: np.ndarray, who: Writer
         who: model and software identity.
     """
     sources = _complete_identity(sources)
-    frames = 1.0 - _map_frames(sources, quality_map)
+    frames = (_map_frames(sources, quality_map) < POOR_QUALITY_BELOW).astype(np.uint8)
     segment = hd.seg.SegmentDescription(
         segment_number=1,
-        segment_label="Low image quality",
+        segment_label="Poor image quality",
         segmented_property_category=codes.DCM.QualityAssessment,
         segmented_property_type=codes.DCM.PoorImageQuality,
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
@@ -282,11 +289,10 @@ def quality_seg(sources: Sequence[Dataset], quality_map: np.ndarray, who: Writer
     seg = hd.seg.Segmentation(
         source_images=[_seg_source_view(d) for d in sources],
         pixel_array=frames,
-        segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[segment],
         **_new_object(sources[0], who, _SEG_SERIES),
-        max_fractional_value=255,
-        series_description=f"Low-quality map ({who.model})"[:64],
+        series_description=f"Poor-quality region ({who.model})"[:64],
     )
     if "FrameOfReferenceUID" not in seg and "PatientOrientation" not in seg:
         seg.PatientOrientation = None  # Type 2C without a frame of reference: present, empty, not invented

@@ -66,10 +66,10 @@ def test_seg_follows_source_geometry_and_z_order(mr_series, tmp_path):
     seg.save_as(path, enforce_file_format=True)
     assert dciodvfy_errors(path) == []
     back = pydicom.dcmread(path)
-    assert back.SegmentationType == "FRACTIONAL" and back.SegmentSequence[0].SegmentLabel == "Low image quality"
-    # highdicom omits all-zero frames: only the bad slice is stored, fully "low quality", on the 5th source slice
+    assert back.SegmentationType == "BINARY" and back.SegmentSequence[0].SegmentLabel == "Poor image quality"
+    # highdicom omits all-zero frames: only the bad slice is stored, all of it poor quality, on the 5th source slice
     assert back.NumberOfFrames == 1 and (back.Rows, back.Columns) == vol.array.shape[:2]
-    assert back.pixel_array.min() == back.MaximumFractionalValue
+    assert back.pixel_array.min() == 1
     ref = back.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
     assert ref.ReferencedSOPInstanceUID == ordered[4].SOPInstanceUID
     with pytest.raises(ValueError, match="slices"):
@@ -88,8 +88,8 @@ def test_fundus_seg_and_sc_on_an_ophthalmic_photograph(sample_study, tmp_path):
     back = pydicom.dcmread(tmp_path / "seg.dcm")
     ref = back.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0]
     assert ref.ReferencedSOPClassUID == op.SOPClassUID  # the true OP class, not the stand-in used to build it
-    frame = back.pixel_array.astype(float) / back.MaximumFractionalValue
-    assert frame[: op.Rows // 2].mean() == pytest.approx(0.75, abs=0.01) and frame[op.Rows // 2 :].max() == 0
+    frame = back.pixel_array
+    assert frame[: op.Rows // 2].min() == 1 and frame[op.Rows // 2 :].max() == 0  # quality 0.25: the poor region
     back_sc = pydicom.dcmread(tmp_path / "sc.dcm")
     assert back_sc.PhotometricInterpretation == "RGB" and back_sc.Laterality == "R"
     assert np.array_equal(back_sc.pixel_array, op.pixel_array)
