@@ -62,6 +62,7 @@ class WorkItem:
     volume: Volume | None = None
     sources: list[pydicom.Dataset] = field(default_factory=list)
     frame_of_slice: list[int] | None = None  # enhanced multi-frame source: the frame each volume slice came from
+    frame: int | None = None  # one frame (0-based) of a multi-frame photograph; None: the whole instance
     runs: list[ModelRun] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -69,8 +70,9 @@ class WorkItem:
     def slug(self) -> str:
         """A file-system-safe name for this item's outputs, unique within a run."""
         base = re.sub(r"[^A-Za-z0-9]+", "_", self.key.split(" (")[0]).strip("_")[:48]
-        if len(self.datasets) == 1:  # one instance (a photograph of a series that holds several)
-            ident = self.datasets[0].get("SOPInstanceUID", "")
+        if len(self.datasets) == 1:  # one instance (a photograph of a series that holds several), or one frame
+            sop = self.datasets[0].get("SOPInstanceUID", "")
+            ident = sop if self.frame is None else f"{sop}/frame {self.frame}"
         else:
             ident = self.datasets[0].get("SeriesInstanceUID", "") if self.datasets else str(self.path)
         return f"{base}_{hashlib.sha1(str(ident).encode()).hexdigest()[:8]}"

@@ -64,8 +64,12 @@ def write_run_outputs(item: WorkItem, run: ModelRun, out: Path) -> None:
         slices = r.params.get("slices")
         scored = [item.sources[z] for z in slices] if slices and len(item.sources) > 1 else None
         title = "Quality map overlay" if item.family == "fundus" else "Quality montage"
-        builders = {"SR": lambda: quality_sr(item.sources, r, who, scored=scored)}
-        if r.quality_map is not None:
+        builders = {"SR": lambda: quality_sr(item.sources, r, who, scored=scored, frame=item.frame)}
+        if item.frame is not None:
+            # a SEG on one frame would need that frame's own geometry, which a (non-enhanced) multi-frame photograph
+            # does not describe; the SR references the frame by number and the SC shows it
+            run.output_errors["SEG"] = "not written for one frame of a multi-frame photograph (the SR names the frame)"
+        elif r.quality_map is not None:
             qmap = _in_frame_order(r.quality_map, item.frame_of_slice)
             builders["SEG"] = lambda: quality_seg(item.sources, qmap, who)
             if "FrameOfReferenceUID" in item.sources[0]:  # CT/MR: the map itself, for OHIF-class viewers

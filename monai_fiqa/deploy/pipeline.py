@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
+from pydicom.pixels import pixel_array
 
 from monai_fiqa.api import FAMILY_BUNDLES, BundleNotFoundError, available_bundles, bundle_version, load
 from monai_fiqa.deploy.items import ModelRun, WorkItem
@@ -63,17 +64,26 @@ def _photo_key(ds: pydicom.Dataset) -> str:
     return f"{ds.get('Modality') or '?'} series {series} image {number} ({side})"
 
 
+def _photo_items(ds: pydicom.Dataset) -> list[WorkItem]:
+    """One item for a photograph, one per frame for a multi-frame photograph (several fields in one instance)."""
+    modality, frames = str(ds.get("Modality", "")), int(header_number_or(ds, "NumberOfFrames", 1))
+    if frames == 1:
+        return [WorkItem(_photo_key(ds), "dicom", [ds], modality=modality)]
+    key = _photo_key(ds)
+    return [WorkItem(f"{key} frame {k + 1}", "dicom", [ds], modality=modality, frame=k) for k in range(frames)]
+
+
 def dicom_items(series: list[list[pydicom.Dataset]]) -> list[WorkItem]:
     """One item per series (each a list of its instances); a colour photograph series gives one item per
-    photograph - both eyes and several fields per eye is the usual fundus series, and a corrupt photograph must
-    not take its neighbours with it."""
+    photograph, and per frame of a multi-frame photograph - both eyes and several fields per eye is the usual
+    fundus series, and a corrupt photograph must not take its neighbours with it."""
     items = []
     for sops in series:
         if not sops:
             continue
-        if _is_photo_series(sops) and len(sops) > 1:
+        if _is_photo_series(sops) and (len(sops) > 1 or header_number_or(sops[0], "NumberOfFrames", 1) > 1):
             ordered = sorted(sops, key=lambda d: header_number_or(d, "InstanceNumber", 0))
-            items += [WorkItem(_photo_key(d), "dicom", [d], modality=str(d.get("Modality", ""))) for d in ordered]
+            items += [item for d in ordered for item in _photo_items(d)]
         else:
             items.append(
                 WorkItem(
@@ -139,7 +149,12 @@ def route(item: WorkItem) -> WorkItem:
                 item.fail("failed", f"{item.modality or 'no modality'} {sop} without pixel data: a damaged image")
             else:
                 item.fail("skipped", f"{item.modality or 'no modality'} {sop}: no image to assess")
-        elif samples == 3 and item.modality in FUNDUS_MODALITIES and frames == 1 and len(item.datasets) == 1:
+        elif (
+            samples == 3
+            and item.modality in FUNDUS_MODALITIES
+            and len(item.datasets) == 1
+            and (frames == 1 or item.frame is not None)
+        ):
             item.family = "fundus"
         elif samples == 1 and item.modality in ("CT", "MR"):
             item.family = "ctmr"
@@ -161,7 +176,9 @@ def load_item(item: WorkItem) -> WorkItem:
                 ds = item.datasets[0]
                 columns, rows = (int(header_number(ds, k, 0, ImageReadError)) for k in ("Columns", "Rows"))
                 check_image_size(columns, rows, item.key)
-                item.image, _ = to_rgb_uint8(ds.pixel_array)
+                # one frame decoded, not the whole instance, for a frame of a multi-frame photograph
+                pixels = ds.pixel_array if item.frame is None else pixel_array(ds, index=item.frame)
+                item.image, _ = to_rgb_uint8(pixels)
                 item.sources = item.datasets
         elif item.kind == "nifti":
             item.volume = read_volume(item.path)  # type: ignore[arg-type]

@@ -158,7 +158,11 @@ def _complete_identity(sources: Sequence[Dataset]) -> list[Dataset]:
 
 
 def quality_sr(
-    sources: Sequence[Dataset], result: QualityResult, who: WriterIdentity, scored: Sequence[Dataset] | None = None
+    sources: Sequence[Dataset],
+    result: QualityResult,
+    who: WriterIdentity,
+    scored: Sequence[Dataset] | None = None,
+    frame: int | None = None,
 ) -> hd.sr.Comprehensive3DSR:
     """A TID 1500 measurement report: score, grade, model, estimated acquisition parameters.
 
@@ -167,6 +171,7 @@ def quality_sr(
         result: the quality result.
         who: model and software identity.
         scored: the instances the model actually looked at (e.g. MedIQA's salient slices); default all sources.
+        frame: the frame (0-based) of a multi-frame photograph that was assessed, referenced by number.
     """
     sources = _complete_identity(sources)
     scored = _complete_identity(scored) if scored is not None else None
@@ -185,7 +190,12 @@ def quality_sr(
         qualitative_evaluations=[
             hd.sr.QualitativeEvaluation(name=codes.DCM.OverallImageQualityEvaluation, value=_GRADE_CODES[result.grade])
         ],
-        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(d) for d in (scored or sources)],
+        source_images=[
+            hd.sr.SourceImageForMeasurementGroup.from_source_image(
+                d, referenced_frame_numbers=None if frame is None else [frame + 1]
+            )
+            for d in (scored or sources)
+        ],
     )
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),

@@ -147,3 +147,43 @@ def test_an_image_without_pixels_fails_and_a_damaged_header_fails_its_item_only(
     ct.SamplesPerPixel = [1, 3]
     item = _routed(ct)
     assert item.status == "failed" and "SamplesPerPixel" in item.error
+
+
+def test_a_multiframe_photograph_gives_one_item_per_frame_each_written_with_its_frame(sample_study, tmp_path):
+    """Several fields in one Ophthalmic Photography instance: each frame is assessed on its own and its SR
+    references that frame by number; the SEG is not written for a frame, and says why."""
+    from monai_fiqa.deploy.outputs import write_run_outputs
+    from tests.deploy.conftest import dciodvfy_errors
+
+    op = pydicom.dcmread(sample_study / "fundus" / "OP0001.dcm")
+    second = op.pixel_array[:, ::-1]  # the second field: another picture
+    op.PixelData = np.stack([op.pixel_array, second]).tobytes()
+    op.NumberOfFrames = 2
+    items = pl.dicom_items([[op]])
+    assert [i.key for i in items] == ["OP series 1 image 1 (R) frame 1", "OP series 1 image 1 (R) frame 2"]
+    assert len({i.slug for i in items}) == 2
+    for item, expected in zip(items, (op.pixel_array[0], second), strict=True):
+        assert pl.route(item).family == "fundus"
+        assert np.array_equal(pl.load_item(item).image, expected)
+    item = items[1]
+    run = pl.ModelRun("fundus_efiqa", "0.4.0", QualityResult(70.0, "good", np.ones(second.shape[:2], np.float32)))
+    item.runs = [run]
+    write_run_outputs(item, run, tmp_path)
+    sr = pydicom.dcmread(tmp_path / "dicom" / item.slug / "fundus_efiqa_SR.dcm")
+    assert dciodvfy_errors(tmp_path / "dicom" / item.slug / "fundus_efiqa_SR.dcm") == []
+    frames = [
+        int(ref.ReferencedFrameNumber)
+        for ref in _walk(sr)
+        if "ReferencedFrameNumber" in ref and ref.get("ReferencedSOPInstanceUID") == op.SOPInstanceUID
+    ]
+    assert frames == [2]
+    assert "one frame of a multi-frame photograph" in run.output_errors["SEG"]
+
+
+def _walk(ds: pydicom.Dataset):
+    """Every dataset nested in ``ds`` (content items, reference sequences)."""
+    for elem in ds:
+        if elem.VR == "SQ":
+            for child in elem.value:
+                yield child
+                yield from _walk(child)
