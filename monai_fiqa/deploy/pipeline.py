@@ -64,10 +64,13 @@ def _photo_key(ds: pydicom.Dataset) -> str:
     return f"{ds.get('Modality') or '?'} series {series} image {number} ({side})"
 
 
+MAX_PHOTO_FRAMES = 64  # more frames than any fundus camera stores in one instance: a video, or a damaged header
+
+
 def _photo_items(ds: pydicom.Dataset) -> list[WorkItem]:
     """One item for a photograph, one per frame for a multi-frame photograph (several fields in one instance)."""
     modality, frames = str(ds.get("Modality", "")), int(header_number_or(ds, "NumberOfFrames", 1))
-    if frames == 1:
+    if not 1 < frames <= MAX_PHOTO_FRAMES:  # one photograph; or too many frames: routed as unsupported, with why
         return [WorkItem(_photo_key(ds), "dicom", [ds], modality=modality)]
     key = _photo_key(ds)
     return [WorkItem(f"{key} frame {k + 1}", "dicom", [ds], modality=modality, frame=k) for k in range(frames)]
@@ -160,6 +163,7 @@ def route(item: WorkItem) -> WorkItem:
             item.family = "ctmr"
         else:
             what = f"{'colour' if samples == 3 else 'monochrome'} {item.modality or 'no modality'} ({sop})"
+            what += f", {frames} frames" if frames > 1 else ""
             item.fail("unsupported", f"{what}: no model assesses this kind of image")
     return item
 

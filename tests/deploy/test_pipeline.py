@@ -187,3 +187,10 @@ def _walk(ds: pydicom.Dataset):
             for child in elem.value:
                 yield child
                 yield from _walk(child)
+
+
+def test_a_photograph_declaring_a_billion_frames_is_one_unsupported_item(sample_study):
+    op = pydicom.dcmread(sample_study / "fundus" / "OP0001.dcm")
+    op.NumberOfFrames = 10**9  # a damaged header (or a video): never a billion items
+    (item,) = pl.dicom_items([[op]])
+    assert pl.route(item).status == "unsupported" and "1000000000 frames" in item.error
