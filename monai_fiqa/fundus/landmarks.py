@@ -45,18 +45,25 @@ def fov_diameter(fov: np.ndarray) -> float:
     return float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
 
 
-def fov_mask(image: np.ndarray, threshold: float = 0.08) -> np.ndarray:
+def fov_mask(image: np.ndarray, threshold: float | None = None) -> np.ndarray:
     """Field-of-view mask of a fundus photograph: the largest bright component of the red channel, holes filled.
+
+    It follows whatever shape the camera or the export gives the field of view - a full circle, a circle cut by the
+    frame, a notched mask, or the whole frame.
 
     Args:
         image: (H, W, 3) RGB, uint8 or float in [0, 1].
-        threshold: red-channel level (fraction of full scale) separating the FOV from the dark surround.
+        threshold: red-channel level (fraction of full scale) separating the FOV from the dark surround; by default
+            0.08 above a black surround, and just above the surround's own level when it is a dark grey or colour
+            (the darkest 5 % of the frame, plus 0.05, at most 0.2).
 
     Returns:
         (H, W) bool mask.
     """
     img = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
     red = ndi.uniform_filter(img[..., 0], 3)
+    if threshold is None:
+        threshold = max(0.08, min(0.2, float(np.percentile(red[::4, ::4], 5)) + 0.05))
     mask = red > threshold
     labels, n = ndi.label(mask)
     if n == 0:
