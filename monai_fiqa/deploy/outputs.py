@@ -64,7 +64,8 @@ def write_run_outputs(item: WorkItem, run: ModelRun, out: Path) -> None:
         slices = r.params.get("slices")
         scored = [item.sources[z] for z in slices] if slices and len(item.sources) > 1 else None
         title = "Quality map overlay" if item.family == "fundus" else "Quality montage"
-        builders = {"SR": lambda: quality_sr(item.sources, r, who, scored=scored, frame=item.frame)}
+        eye = item.family == "fundus"
+        builders = {"SR": lambda: quality_sr(item.sources, r, who, scored=scored, frame=item.frame, eye=eye)}
         if item.frame is not None:
             # a SEG on one frame would need that frame's own geometry, which a (non-enhanced) multi-frame photograph
             # does not describe; the SR references the frame by number and the SC shows it

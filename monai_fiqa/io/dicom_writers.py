@@ -157,12 +157,22 @@ def _complete_identity(sources: Sequence[Dataset]) -> list[Dataset]:
     return out
 
 
+_LATERALITY = {"R": codes.SCT.Right, "L": codes.SCT.Left}
+
+
+def _eye_site(source: Dataset) -> list[hd.sr.FindingSite] | None:
+    """Finding site "Eye" with the photograph's laterality (ImageLaterality, else Laterality); None if unknown."""
+    side = str(source.get("ImageLaterality") or source.get("Laterality") or "").strip().upper()
+    return [hd.sr.FindingSite(codes.SCT.Eye, laterality=_LATERALITY[side])] if side in _LATERALITY else None
+
+
 def quality_sr(
     sources: Sequence[Dataset],
     result: QualityResult,
     who: WriterIdentity,
     scored: Sequence[Dataset] | None = None,
     frame: int | None = None,
+    eye: bool = False,
 ) -> hd.sr.Comprehensive3DSR:
     """A TID 1500 measurement report: score, grade, model, estimated acquisition parameters.
 
@@ -172,6 +182,8 @@ def quality_sr(
         who: model and software identity.
         scored: the instances the model actually looked at (e.g. MedIQA's salient slices); default all sources.
         frame: the frame (0-based) of a multi-frame photograph that was assessed, referenced by number.
+        eye: the source is a photograph of an eye: its laterality (R/L) becomes the group's finding site, so the
+            result of each eye can be queried apart.
     """
     sources = _complete_identity(sources)
     scored = _complete_identity(scored) if scored is not None else None
@@ -186,6 +198,7 @@ def quality_sr(
         tracking_identifier=hd.sr.TrackingIdentifier(identifier=f"{who.model} image quality", uid=generate_uid()),
         finding_type=codes.DCM.ImageQuality,
         algorithm_id=algorithm,
+        finding_sites=_eye_site(sources[0]) if eye else None,
         measurements=_measurements(result, algorithm),
         qualitative_evaluations=[
             hd.sr.QualitativeEvaluation(name=codes.DCM.OverallImageQualityEvaluation, value=_GRADE_CODES[result.grade])

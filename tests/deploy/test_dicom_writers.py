@@ -182,3 +182,13 @@ def test_maps_on_an_enhanced_multiframe_source_land_on_the_right_frames(mr_serie
     assert back.NumberOfFrames == 1  # only the bad slice is stored ...
     source_frame = back.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
     assert int(source_frame.ReferencedFrameNumber) == frame_of_slice[4] + 1  # ... on the frame it came from
+
+
+def test_a_fundus_sr_names_the_eye(sample_study, tmp_path):
+    """Laterality of the photograph as the group's finding site (Eye, Right/Left): each eye's result is queryable."""
+    op = pydicom.dcmread(sample_study / "fundus" / "OP0001.dcm")
+    sr = quality_sr([op], QualityResult(70.0, "good", None, {}), WriterIdentity("fundus_efiqa", "0.4.0"), eye=True)
+    sr.save_as(tmp_path / "sr.dcm", enforce_file_format=True)
+    assert dciodvfy_errors(tmp_path / "sr.dcm") == []
+    values = sr_values(pydicom.dcmread(tmp_path / "sr.dcm"))
+    assert values["Finding Site"] == "Eye" and values["Laterality"] == "Right"  # OP0001 is ImageLaterality R
