@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
-import highdicom as hd
 import nibabel as nib
 import numpy as np
 import pydicom
-from highdicom.image import get_series_volume_positions, get_volume_positions
 
 from monai_fiqa.io.dicom_header import declared_voxels, header_number, read_dicom
 
@@ -175,6 +174,17 @@ _NOT_ONE_VOLUME = (
 )
 
 
+def _highdicom() -> ModuleType:
+    """highdicom, imported when a DICOM series or multi-frame instance is read - not at import: the MONAI Label
+    environment (pydicom 2, no highdicom) imports this module to read NIfTI volumes."""
+    try:
+        import highdicom
+        import highdicom.image
+    except ImportError as exc:
+        raise VolumeReadError(f"reading a DICOM series needs highdicom (pip install monai-fiqa): {exc}") from exc
+    return highdicom
+
+
 def _is_enhanced(ds: pydicom.Dataset) -> bool:
     """An enhanced (functional-group) multi-frame instance: geometry and rescale live per frame, not at the top."""
     return "PerFrameFunctionalGroupsSequence" in ds
@@ -186,6 +196,7 @@ def _enhanced_volume(ds: pydicom.Dataset) -> tuple[Volume, list[int]]:
     Raises:
         VolumeReadError: the frames are not one regular volume, or highdicom cannot read them.
     """
+    hd = _highdicom()
     try:
         image = hd.Image.from_dataset(ds, copy=False)
         geometry = image.get_volume_geometry()
@@ -199,7 +210,7 @@ def _enhanced_volume(ds: pydicom.Dataset) -> tuple[Volume, list[int]]:
         frames = ds.PerFrameFunctionalGroupsSequence
         positions = [group(f, "PlanePositionSequence").ImagePositionPatient for f in frames]
         orientation = group(frames[0], "PlaneOrientationSequence").ImageOrientationPatient
-        _, index = get_volume_positions(positions, orientation, handedness=_SLICE_HANDEDNESS)
+        _, index = hd.image.get_volume_positions(positions, orientation, handedness=_SLICE_HANDEDNESS)
         if index is None:
             raise VolumeReadError(f"the frames of the multi-frame instance {_NOT_ONE_VOLUME}")
         order = [int(i) for i in np.argsort(index)]
@@ -218,8 +229,9 @@ def _stack_order(datasets: list[pydicom.Dataset]) -> tuple[list[pydicom.Dataset]
     Raises:
         VolumeReadError: they are not one regularly spaced volume.
     """
+    hd = _highdicom()
     try:
-        spacing, index = get_series_volume_positions(datasets, handedness=_SLICE_HANDEDNESS)
+        spacing, index = hd.image.get_series_volume_positions(datasets, handedness=_SLICE_HANDEDNESS)
     except Exception as exc:  # highdicom raises on missing or damaged geometry attributes
         raise VolumeReadError(f"the slices' geometry cannot be read ({type(exc).__name__}: {exc})") from exc
     if spacing is None or index is None:

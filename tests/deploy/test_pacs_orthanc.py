@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pydicom
 import pytest
-from pynetdicom import AE, StoragePresentationContexts, evt
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove
 
 from monai_fiqa.api import BUNDLE_PATH_ENV
@@ -74,8 +74,9 @@ def orthanc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc
         log.close()
 
 
-def _move_back(server: OrthancServer, study_uid: str) -> dict[str, pydicom.Dataset]:
-    """C-MOVE the study from Orthanc to a Storage SCP of ours; the datasets received, by SOP Instance UID."""
+def _move_back(server: OrthancServer, study_uid: str, sop_classes: set[str]) -> dict[str, pydicom.Dataset]:
+    """C-MOVE the study from Orthanc to a Storage SCP of ours (accepting ``sop_classes`` in any transfer syntax);
+    the datasets received, by SOP Instance UID."""
     received: dict[str, pydicom.Dataset] = {}
 
     def on_store(event: evt.Event) -> int:
@@ -83,7 +84,8 @@ def _move_back(server: OrthancServer, study_uid: str) -> dict[str, pydicom.Datas
         return 0x0000
 
     scp = AE(ae_title=MOVE_AE)
-    scp.supported_contexts = StoragePresentationContexts
+    for sop_class in sorted(sop_classes):  # SR, SEG, PM and SC: not all in pynetdicom's default storage list
+        scp.add_supported_context(sop_class, ALL_TRANSFER_SYNTAXES)
     server_thread = scp.start_server(
         ("127.0.0.1", server.move_port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)]
     )
@@ -132,7 +134,8 @@ def test_app_stores_outputs_found_by_study_and_moved_back_unchanged(
         str(pydicom.dcmread(f, stop_before_pixels=True).SeriesInstanceUID) for f in (tmp_path / "dicom").rglob("*.dcm")
     }
     assert {s["SeriesInstanceUID"] for s in found} == written
-    moved = _move_back(orthanc_server, study_uid)  # C-MOVE: every object comes back with the content written
+    classes = {str(pydicom.dcmread(f, stop_before_pixels=True).SOPClassUID) for f in written_files}
+    moved = _move_back(orthanc_server, study_uid, classes)  # C-MOVE: every object comes back as it was written
     assert len(moved) == len(written_files)
     for f in written_files:
         original = pydicom.dcmread(f)
