@@ -69,10 +69,10 @@ MAX_PHOTO_FRAMES = 64  # more frames than any fundus camera stores in one instan
 
 def _photo_items(ds: pydicom.Dataset) -> list[WorkItem]:
     """One item for a photograph, one per frame for a multi-frame photograph (several fields in one instance)."""
-    modality, frames = str(ds.get("Modality", "")), int(header_number_or(ds, "NumberOfFrames", 1))
+    key, modality = _photo_key(ds), str(ds.get("Modality", ""))
+    frames = int(header_number_or(ds, "NumberOfFrames", 1))
     if not 1 < frames <= MAX_PHOTO_FRAMES:  # one photograph; or too many frames: routed as unsupported, with why
-        return [WorkItem(_photo_key(ds), "dicom", [ds], modality=modality)]
-    key = _photo_key(ds)
+        return [WorkItem(key, "dicom", [ds], modality=modality)]
     return [WorkItem(f"{key} frame {k + 1}", "dicom", [ds], modality=modality, frame=k) for k in range(frames)]
 
 
