@@ -191,6 +191,7 @@ def test_mixed_folder_gives_the_right_rows_then_a_rerun_skips_everything(mixed_f
     assert all(r["model_version"] for r in by.values())
     summary = json.loads((out / "summary.json").read_text())
     assert summary["models"]["fundus_efiqa"]["failed"] == 1 and summary["models"]["ctmr_mediqa"]["done"] == 1
+    assert set(summary["seconds"]) == {"index", "start_ray", "assess"} and summary["seconds"]["assess"] > 0
     import pandas as pd
 
     frame = pd.read_parquet(out / "shards")

@@ -33,9 +33,16 @@ def read_rows(out: Path) -> list[dict[str, Any]]:
 
 
 def summarise(
-    out: Path, rows: list[dict[str, Any]], models: list[str], total: int, skipped: int, plan: dict[str, Any]
+    out: Path,
+    rows: list[dict[str, Any]],
+    models: list[str],
+    total: int,
+    skipped: int,
+    plan: dict[str, Any],
+    seconds: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Counts per model (done / failed / out-of-distribution, grades, score quartiles); writes ``summary.json``."""
+    """Counts per model (done / failed / out-of-distribution, grades, score quartiles), the plan and the wall
+    seconds of each phase; writes ``summary.json``."""
     per_model: dict[str, Any] = {}
     for model in sorted({r["model"] for r in rows} | set(models)):
         mine = [r for r in rows if r["model"] == model]
@@ -53,6 +60,7 @@ def summarise(
         "skipped_as_done": skipped,
         "models": per_model,
         "plan": plan,
+        "seconds": dict(seconds or {}),
     }
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2))

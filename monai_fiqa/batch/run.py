@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,20 @@ def plan_resources(cpus: int, actors: int | None = None, batch_size: int | None 
     (0.26 s per photograph on one thread, ``benchmarks/batch_scale.py``)."""
     n = actors or max(1, cpus)
     return BatchPlan(actors=n, cpus_per_actor=max(1, cpus // n), batch_size=batch_size or 8)
+
+
+class _PhaseClock:
+    """Wall seconds of each phase of a run (index, Ray start, assessment), for the summary: where a slow run's time
+    went, and what ``benchmarks/batch_scale.py`` attributes its overhead to."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 2)
+        self._last = now
 
 
 def _check_out(out: Path) -> None:
@@ -116,11 +131,14 @@ def run_batch(
     out = Path(out)
     _check_out(out)
     _check_models(models)
+    clock = _PhaseClock()
     total = write_index(source, out)
+    clock.lap("index")
     import ray
     import ray.data
 
     plan = plan_resources(_start_ray(address, cpus), actors, batch_size)
+    clock.lap("start_ray")
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # one bar, ours, counting items
     # An index part is one block, and a block goes to one actor: cut it into batch-sized blocks (streaming) so that
@@ -140,7 +158,8 @@ def run_batch(
         bar.update(int(batch["items"].sum()))
         skipped += int(batch["skipped"].sum())
     bar.close()
+    clock.lap("assess")
     rows = read_rows(out)
-    summary = summarise(out, rows, models, total=total, skipped=skipped, plan=plan.__dict__)
+    summary = summarise(out, rows, models, total=total, skipped=skipped, plan=plan.__dict__, seconds=clock.laps)
     write_report(out, summary, rows)
     return summary
