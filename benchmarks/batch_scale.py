@@ -176,10 +176,8 @@ def main(argv: list[str] | None = None) -> None:
         "projection_hours_1M_images": projection,
         "projection_note": "hours = 1e6 / (per-CPU rate seen at 2 CPUs x CPUs), assuming that rate holds; a projection",
     }
-    rows = [
-        [r["size"], r["cpus"], r["items_per_s"], r["seconds"], r["actor_assess_s_per_item"], r["driver_mb"], r["worker_mb"]]
-        for r in runs
-    ]
+    keys = ["size", "cpus", "items_per_s", "seconds", "actor_assess_s_per_item", "driver_mb", "worker_mb"]
+    rows = [[r[k] for k in keys] for r in runs]
     name = "batch_scale_quick" if args.quick else "batch_scale"  # a script check is never mistaken for the result
     header = ["items", "CPUs", "items/s", "seconds", "model s/item in actor", "driver MB", "worker MB"]
     write_results(name, payload, header, rows)

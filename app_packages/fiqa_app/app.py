@@ -2,7 +2,8 @@
 
 Run from the repository root: ``python -m app_packages.fiqa_app -i IN -o OUT [-m BUNDLES]``, or inside this folder:
 ``python app.py -i IN -o OUT``.  ``-m`` names a folder of bundles (a MAP's models folder); otherwise the installed
-bundles are used.  Environment: ``FIQA_SERIES_RULES`` (selection rules JSON, default ``series_rules.json`` here),
+bundles are used.  Environment: ``FIQA_SERIES_RULES`` (selection and routing rules JSON, default the package's
+``monai_fiqa/deploy/series_rules.json``),
 ``FIQA_PACS`` (``AE@host:port``: C-STORE the DICOM outputs there), ``FIQA_DEVICE`` (torch device, default cpu).
 """
 
@@ -29,8 +30,9 @@ from monai_fiqa.deploy.operators import (
 )
 from monai_fiqa.deploy.preflight import PreflightError, check_configuration, output_lock
 from monai_fiqa.deploy.report import EXIT_CODES, exit_code_of
+from monai_fiqa.deploy.series_rules import load_rules
 
-RULES = Path(__file__).resolve().parent / "series_rules.json"
+RULES_ENV = "FIQA_SERIES_RULES"
 
 
 class FundusCTMRQualityApp(Application):
@@ -48,14 +50,16 @@ class FundusCTMRQualityApp(Application):
             os.environ[BUNDLE_PATH_ENV] = os.pathsep.join(
                 filter(None, [ctx.model_path, os.environ.get(BUNDLE_PATH_ENV)])
             )
-        rules = Path(os.environ.get("FIQA_SERIES_RULES", RULES)).read_text()
+        rules = load_rules(os.environ.get(RULES_ENV) or None)  # checked by the preflight before the run
         device = os.environ.get("FIQA_DEVICE", "cpu")
 
         inventory = StudyInventoryOperator(
             self, CountCondition(self, 1), input_folder=Path(ctx.input_path), name="inventory"
         )
-        selector = DICOMSeriesSelectorOperator(self, rules=rules, all_matched=True, name="series_selector")
-        router = QualityRouterOperator(self, name="router")
+        selector = DICOMSeriesSelectorOperator(
+            self, rules=rules.selector_json(), all_matched=True, name="series_selector"
+        )
+        router = QualityRouterOperator(self, rules=rules, name="router")
         fundus_loader = ItemLoaderOperator(self, name="fundus_loader")
         volume_loader = ItemLoaderOperator(self, name="volume_loader")
         fundus_model = BundleInferenceOperator(self, device=device, name="fundus_inference")
@@ -79,12 +83,12 @@ class FundusCTMRQualityApp(Application):
 
 def main() -> int:
     """Run the app.  Exit status (``monai_fiqa.deploy.report.EXIT_CODES``, docs/deploy.md): 0 every assessable item
-    assessed; 1 none; 2 configuration error, nothing ran (unwritable output, malformed FIQA_PACS, another run on
-    the same output folder); 3 partial; 4 assessed but a PACS store failed."""
+    assessed; 1 none; 2 configuration error, nothing ran (unwritable output, malformed FIQA_PACS or
+    FIQA_SERIES_RULES, another run on the same output folder); 3 partial; 4 assessed but a PACS store failed."""
     app = FundusCTMRQualityApp()
     try:
         out = Path(_output_arg(sys.argv))
-        check_configuration(out, os.environ.get("FIQA_PACS") or None)
+        check_configuration(out, os.environ.get("FIQA_PACS") or None, os.environ.get(RULES_ENV) or None)
         with output_lock(out):
             app.run()
     except PreflightError as exc:

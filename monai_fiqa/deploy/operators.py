@@ -34,6 +34,7 @@ from monai.deploy.operators import DICOMDataLoaderOperator
 
 from monai_fiqa.deploy import pipeline as pl
 from monai_fiqa.deploy.inventory import Inventory, take_inventory
+from monai_fiqa.deploy.series_rules import SeriesRules
 
 __all__ = [
     "BundleInferenceOperator",
@@ -90,7 +91,12 @@ class QualityRouterOperator(Operator):
     """Turns the selected series and loose files into work items and routes them by modality/photometry/dims.
 
     Series the rules did not select, unsupported series and unreadable files go to ``other_items`` with the reason.
+    ``rules``: the parsed ``series_rules.json`` (the same file whose ``selections`` the SDK selector got).
     """
+
+    def __init__(self, fragment: Fragment, *args: Any, rules: SeriesRules, **kwargs: Any) -> None:
+        self.rules = rules
+        super().__init__(fragment, *args, **kwargs)
 
     def setup(self, spec: OperatorSpec) -> None:
         spec.input("study_selected_series_list")
@@ -111,13 +117,13 @@ class QualityRouterOperator(Operator):
         by_series: dict[str, list[Any]] = {}
         for ds in inv.dicom.values():
             by_series.setdefault(str(ds.SeriesInstanceUID), []).append(ds)
-        items = pl.dicom_items(list(chosen.values()))
+        items = pl.dicom_items(list(chosen.values()), self.rules)
         items += pl.file_items(inv.photos, inv.volumes, inv.name)
         other = []
         for uid, sops in by_series.items():
             if uid not in chosen:
-                for item in pl.dicom_items([sops]):
-                    if pl.route(item).status == "pending":  # assessable, but the rules left it out
+                for item in pl.dicom_items([sops], self.rules):
+                    if pl.route(item, self.rules).status == "pending":  # assessable, but the rules left it out
                         item.family = None
                         item.fail("unsupported", "not selected by the series selection rules")
                     other.append(item)
@@ -130,7 +136,7 @@ class QualityRouterOperator(Operator):
             item.fail("skipped", reason)
             other.append(item)
         for item in items:
-            pl.route(item)
+            pl.route(item, self.rules)
         op_output.emit([i for i in items if i.family == "fundus" and i.status == "pending"], "fundus_items")
         op_output.emit([i for i in items if i.family == "ctmr" and i.status == "pending"], "ctmr_items")
         op_output.emit(other + [i for i in items if i.status != "pending"], "other_items")

@@ -5,10 +5,9 @@ so every step is testable without the SDK and the same code runs in a MAP contai
 series, one photograph or one NIfTI volume.  Each step fills in its part or records why it could not; an item with
 an error passes through the later steps untouched and ends in the run report - a failure never stops the others.
 
-Routing (:func:`route`): colour single-frame images of modality OP/XC/SC/OT and loose photographs -> ``fundus``;
-monochrome CT/MR series and NIfTI volumes -> ``ctmr``; anything else (waveforms, structured reports, other
-modalities) is reported as unsupported.  Each family lists the bundles that serve it (:data:`FAMILY_BUNDLES`); every
-installed one is run.
+Routing (:func:`route`): loose photographs -> ``fundus``, NIfTI volumes -> ``ctmr``, DICOM items by the rules of
+``series_rules.json`` (:mod:`monai_fiqa.deploy.series_rules`), each skip with its reason.  Each family lists the
+bundles that serve it (:data:`FAMILY_BUNDLES`); every installed one is run.
 """
 
 from __future__ import annotations
@@ -23,14 +22,13 @@ from pydicom.pixels import pixel_array
 from monai_fiqa.api import FAMILY_BUNDLES, BundleNotFoundError, available_bundles, bundle_version, load
 from monai_fiqa.deploy.items import ModelRun, WorkItem
 from monai_fiqa.deploy.outputs import write_run_outputs
+from monai_fiqa.deploy.series_rules import SeriesRules, default_rules, routing_attributes
 from monai_fiqa.io.dicom_header import header_number, header_number_or
-from monai_fiqa.io.dicom_writers import WriterIdentity
 from monai_fiqa.io.images import ImageReadError, check_image_size, read_rgb, to_rgb_uint8
 from monai_fiqa.io.volumes import VolumeReadError, read_volume, volume_from_datasets
 
 __all__ = [
     "FAMILY_BUNDLES",
-    "FUNDUS_MODALITIES",
     "ModelPool",
     "ModelRun",
     "WorkItem",
@@ -42,7 +40,6 @@ __all__ = [
     "write_item",
 ]
 
-FUNDUS_MODALITIES = ("OP", "XC", "SC", "OT")
 _BAD_INPUT = (ImageReadError, VolumeReadError, ValueError)
 
 
@@ -52,9 +49,14 @@ def _series_key(ds: pydicom.Dataset, n: int) -> str:
     return f"{key} '{desc}' ({n} instances)" if desc else f"{key} ({n} instances)"
 
 
-def _is_photo_series(sops: list[pydicom.Dataset]) -> bool:
-    first = sops[0]
-    return header_number_or(first, "SamplesPerPixel", 1) == 3 and str(first.get("Modality", "")) in FUNDUS_MODALITIES
+def _is_photo_series(sops: list[pydicom.Dataset], rules: SeriesRules) -> bool:
+    """Whether the series' first image, on its own, would be assessed as a photograph: then every image (and frame)
+    of the series is its own item."""
+    try:
+        samples = int(header_number(sops[0], "SamplesPerPixel", 1))
+    except ValueError:  # routing reports the damaged header
+        return False
+    return rules.decide(routing_attributes(sops[:1], samples, frames=1, instances=1)).family == "fundus"
 
 
 def _photo_key(ds: pydicom.Dataset) -> str:
@@ -76,15 +78,16 @@ def _photo_items(ds: pydicom.Dataset) -> list[WorkItem]:
     return [WorkItem(f"{key} frame {k + 1}", "dicom", [ds], modality=modality, frame=k) for k in range(frames)]
 
 
-def dicom_items(series: list[list[pydicom.Dataset]]) -> list[WorkItem]:
-    """One item per series (each a list of its instances); a colour photograph series gives one item per
-    photograph, and per frame of a multi-frame photograph - both eyes and several fields per eye is the usual
-    fundus series, and a corrupt photograph must not take its neighbours with it."""
+def dicom_items(series: list[list[pydicom.Dataset]], rules: SeriesRules | None = None) -> list[WorkItem]:
+    """One item per series (each a list of its instances); a photograph series gives one item per photograph, and
+    per frame of a multi-frame photograph - both eyes and several fields per eye is the usual fundus series, and a
+    corrupt photograph must not take its neighbours with it."""
+    rules = rules or default_rules()
     items = []
     for sops in series:
         if not sops:
             continue
-        if _is_photo_series(sops) and (len(sops) > 1 or header_number_or(sops[0], "NumberOfFrames", 1) > 1):
+        if _is_photo_series(sops, rules) and (len(sops) > 1 or header_number_or(sops[0], "NumberOfFrames", 1) > 1):
             ordered = sorted(sops, key=lambda d: header_number_or(d, "InstanceNumber", 0))
             items += [item for d in ordered for item in _photo_items(d)]
         else:
@@ -102,69 +105,31 @@ def file_items(photos: list[Path], volumes: list[Path], name: Any = str) -> list
     return items + [WorkItem(name(p), "nifti", path=p, modality="NIfTI") for p in volumes]
 
 
-def _not_for_scoring(first: pydicom.Dataset, sop: str, modality: str) -> str | None:
-    r"""Why a series must not be scored although it may hold pixels, or None.
-
-    Our own outputs (an auto-routed study comes back through the app), images that are not diagnostic
-    acquisitions (ImageType LOCALIZER or SCREEN SAVE; for CT/MR also SECONDARY: reformats, screenshots, dose
-    screens) and secondary captures in CT/MR series (dose screens: text on black).  DERIVED\PRIMARY stays
-    assessable: it is how scanners label reconstructions (thin-slice recons, MPRs) that radiologists read.  Colour
-    photographs keep SECONDARY: fundus cameras without Ophthalmic Photography support export Secondary Capture
-    objects labelled DERIVED\SECONDARY, and those are the photographs to assess.
-    """
-    if str(first.get("Manufacturer", "")) == WriterIdentity.manufacturer:
-        return f"an output of this application ({sop}): never assessed again"
-    image_type = [str(v).strip().upper() for v in (first.get("ImageType") or [])]
-    flags = sorted({"LOCALIZER", "SCREEN SAVE"} & set(image_type))
-    if modality in ("CT", "MR") and len(image_type) > 1 and image_type[1] == "SECONDARY":
-        flags.append("SECONDARY")
-    if flags:
-        return f"ImageType {'/'.join(image_type)}: not an original diagnostic image ({', '.join(flags)})"
-    if modality in ("CT", "MR") and "Secondary Capture" in sop:
-        return f"{modality} {sop}: a secondary capture (e.g. a dose screen), not an acquisition"
-    return None
-
-
-def route(item: WorkItem) -> WorkItem:
-    """Decide the family from Modality, photometric interpretation and dimensionality (see the module docstring).
-
-    Non-image objects (SR, presentation states, waveforms), this app's own outputs and non-diagnostic images are
-    ``skipped`` with the reason (accounted for, not failures); images no model assesses are ``unsupported``.
+def route(item: WorkItem, rules: SeriesRules | None = None) -> WorkItem:
+    """Decide the family of an item: loose photographs -> ``fundus``, NIfTI volumes -> ``ctmr``, DICOM items by the
+    first matching rule of ``series_rules.json`` (:mod:`.series_rules`): a family, or skipped / unsupported /
+    failed with the rule's reason.  Skipped items (non-images, this app's outputs, localizers, dose screens) are
+    accounted for, not failures.
     """
     if item.kind == "photo":
         item.family = "fundus"
-    elif item.kind == "nifti":
+        return item
+    if item.kind == "nifti":
         item.family = "ctmr"
+        return item
+    first = item.datasets[0]
+    try:
+        samples = int(header_number(first, "SamplesPerPixel", 1))
+        frames = 1 if item.frame is not None else int(header_number(first, "NumberOfFrames", 1))
+    except ValueError as exc:
+        item.fail("failed", f"cannot route the series: {exc}")
+        return item
+    attributes = routing_attributes(item.datasets, samples, frames, len(item.datasets))
+    rule = (rules or default_rules()).decide(attributes)
+    if rule.family is not None:
+        item.family = rule.family
     else:
-        first = item.datasets[0]
-        sop = getattr(first.get("SOPClassUID"), "name", str(first.get("SOPClassUID", "unknown SOP class")))
-        try:
-            samples = int(header_number(first, "SamplesPerPixel", 1))
-            frames = int(header_number(first, "NumberOfFrames", 1))
-        except ValueError as exc:
-            item.fail("failed", f"cannot route the series: {exc}")
-            return item
-        skip = _not_for_scoring(first, sop, item.modality)
-        if skip:
-            item.fail("skipped", skip)
-        elif not any("PixelData" in d for d in item.datasets):
-            if "Image Storage" in sop:  # an image object whose pixels are missing is damaged, not a non-image
-                item.fail("failed", f"{item.modality or 'no modality'} {sop} without pixel data: a damaged image")
-            else:
-                item.fail("skipped", f"{item.modality or 'no modality'} {sop}: no image to assess")
-        elif (
-            samples == 3
-            and item.modality in FUNDUS_MODALITIES
-            and len(item.datasets) == 1
-            and (frames == 1 or item.frame is not None)
-        ):
-            item.family = "fundus"
-        elif samples == 1 and item.modality in ("CT", "MR"):
-            item.family = "ctmr"
-        else:
-            what = f"{'colour' if samples == 3 else 'monochrome'} {item.modality or 'no modality'} ({sop})"
-            what += f", {frames} frames" if frames > 1 else ""
-            item.fail("unsupported", f"{what}: no model assesses this kind of image")
+        item.fail(rule.status, rule.explain(attributes))  # type: ignore[arg-type]
     return item
 
 

@@ -24,8 +24,9 @@ class PreflightError(RuntimeError):
     """The run cannot start; the message says what to fix."""
 
 
-def check_configuration(out: Path, pacs: str | None) -> None:
-    """The output folder can be created and written; a PACS destination, if asked for, parses.
+def check_configuration(out: Path, pacs: str | None, rules: str | Path | None = None) -> None:
+    """The output folder can be created and written; a PACS destination, if asked for, parses; the series rules
+    file (``FIQA_SERIES_RULES``, default the package's) reads and checks.
 
     Raises:
         PreflightError: with the reason.
@@ -41,6 +42,12 @@ def check_configuration(out: Path, pacs: str | None) -> None:
             parse_destination(pacs)
         except ValueError as exc:
             raise PreflightError(f"FIQA_PACS: {exc}") from exc
+    from monai_fiqa.deploy.series_rules import load_rules
+
+    try:
+        load_rules(rules)
+    except ValueError as exc:
+        raise PreflightError(f"FIQA_SERIES_RULES: {exc}") from exc
 
 
 def _alive(pid: int) -> bool:

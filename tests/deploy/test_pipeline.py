@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ from pydicom.data import get_testdata_file
 from monai_fiqa.api import QualityResult
 from monai_fiqa.deploy import pipeline as pl
 from monai_fiqa.deploy.inventory import take_inventory
+from monai_fiqa.deploy.series_rules import DEFAULT_RULES_FILE
 
 
 def _item(path: str | Path) -> pl.WorkItem:
@@ -194,3 +197,53 @@ def test_a_photograph_declaring_a_billion_frames_is_one_unsupported_item(sample_
     op.NumberOfFrames = 10**9  # a damaged header (or a video): never a billion items
     (item,) = pl.dicom_items([[op]])
     assert pl.route(item).status == "unsupported" and "1000000000 frames" in item.error
+
+
+def test_the_rules_file_decides_and_says_why(sample_study, tmp_path):
+    """Our outputs are recognised by their software even from another manufacturer field; other vendors' derived
+    results (SEG, parametric map) are skipped; a site's own rules file changes the decision, with its reason."""
+    from monai_fiqa.deploy.series_rules import load_rules
+    from monai_fiqa.io.dicom_writers import WriterIdentity
+
+    ours = pydicom.dcmread(sample_study / "fundus" / "OP0001.dcm")
+    ours.Manufacturer = "Some PACS rewrote this"
+    ours.SoftwareVersions = WriterIdentity("fundus_efiqa", "0.4.0").software_versions
+    assert _routed(ours).status == "skipped" and "output of this application" in ours_error(ours)
+    seg = pydicom.dcmread(sample_study / "ct_series" / "CT0001.dcm")
+    seg.SOPClassUID, seg.Modality = "1.2.840.10008.5.1.4.1.1.66.4", "SEG"
+    assert _routed(seg).status == "skipped" and "derived from images" in ours_error(seg)
+    ct = pydicom.dcmread(sample_study / "ct_series" / "CT0001.dcm")
+    ct.ImageType = ["DERIVED", "PRIMARY", "AXIAL"]
+    site = json.loads(DEFAULT_RULES_FILE.read_text())
+    site["rules"].insert(
+        0,
+        {
+            "name": "no recons here",
+            "when": {"ImageType": "DERIVED(\\\\.*)?"},
+            "status": "skipped",
+            "reason": "site rule: {ImageType} is not read at this site",
+        },
+    )
+    (tmp_path / "site.json").write_text(json.dumps(site))
+    (item,) = pl.dicom_items([[ct]])
+    pl.route(item, load_rules(tmp_path / "site.json"))
+    assert item.status == "skipped" and item.error == "site rule: DERIVED\\PRIMARY\\AXIAL is not read at this site"
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"when": {"Modalty": "CT"}, "family": "ctmr"}, "unknown attribute(s) Modalty"),
+        ({"when": {"Modality": "(CT"}, "family": "ctmr"}, "invalid regular expression"),
+        ({"when": {}, "status": "skipped"}, "must say why"),
+        ({"when": {}, "status": "skipped", "reason": "{Bogus}"}, "unknown attribute(s) Bogus"),
+        ({"when": {}, "family": "ctmr", "status": "skipped", "reason": "x"}, "not both or none"),
+        ({"when": {"Modality": "CT"}, "family": "ctmr"}, "last rule must have no conditions"),
+    ],
+)
+def test_a_bad_rules_file_is_refused_before_the_run(tmp_path, rule, message):
+    from monai_fiqa.deploy.preflight import PreflightError, check_configuration
+
+    (tmp_path / "rules.json").write_text(json.dumps({"selections": [], "rules": [rule]}))
+    with pytest.raises(PreflightError, match=re.escape(message)):
+        check_configuration(tmp_path / "out", None, tmp_path / "rules.json")
