@@ -215,3 +215,69 @@ def test_synth_ctmr_draws_extra_real_mr_sources(tmp_path) -> None:
     assert manifest["mix"]["mr_real"] > 0.25
     image_types = np.load(data / "targets.npz")["prompt"][:, 3]
     assert (image_types == IMAGE_TYPES.index("mr_other")).any()  # no phantom or training volume has it
+
+
+def test_ladders_for_the_ranking_loss(tmp_path) -> None:
+    """``--ladder-rungs``: copies of one slice under one artefact, severities rising, same nuisance; the ranking
+    term is zero for a model that orders a ladder right and positive for one that inverts it; training runs."""
+    from monai_fiqa.ctmr.artefacts import ARTEFACT_NAMES
+    from monai_fiqa.mediqa.train import MedIQASliceSet, _ladder_rank_loss
+
+    data = tmp_path / "ladders"
+    assert (
+        main(
+            ["synth-ctmr", "--n", "12", "--out", str(data), "--size", "64", "--workers", "1"] + ["--ladder-rungs", "4"]
+        )
+        == 0
+    )
+    t = np.load(data / "targets.npz")
+    assert t["group"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    for ladder in range(3):
+        rows = slice(4 * ladder, 4 * ladder + 4)
+        varied = t["ladder_artefact"][rows]
+        assert len(set(varied.tolist())) == 1 and 0 <= varied[0] < len(ARTEFACT_NAMES)
+        levels = t["severity"][rows, varied[0]]
+        assert np.all(np.diff(levels) >= 0) and levels[-1] > levels[0]
+        others = np.delete(t["severity"][rows], varied[0], axis=1)
+        assert np.all(others == others[0])  # any second artefact is the same on every rung
+        assert t["score"][rows][0] >= t["score"][rows][-1]  # the pseudo-score falls along the ladder
+    assert json.loads((data / "manifest.json").read_text())["ladder_rungs"] == 4
+
+    batch = next(iter(torch.utils.data.DataLoader(MedIQASliceSet.from_folder(data), batch_size=12)))
+    true_severity = batch.severity.gather(1, batch.ladder_artefact[:, None])[:, 0]
+    right = torch.zeros(12, len(ARTEFACT_NAMES)).scatter(1, batch.ladder_artefact[:, None], 10 * true_severity[:, None])
+    assert _ladder_rank_loss(100 * batch.score * 10, right, batch, "downstream").item() == 0.0
+    assert _ladder_rank_loss(-100 * batch.score, -right, batch, "downstream").item() > 0.0
+
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "mediqa",
+        "--stage",
+        "downstream",
+        "--model",
+        "mediqa_tiny",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+    ]
+    args += ["--batch-size", "8", "--steps", "2", "--warmup", "1", "--group-size", "4", "--rank-weight", "1.0"]
+    assert main(args) == 0 and (out / "best_model.pt").is_file()
+
+
+def test_near_isotropic_volumes_are_also_sliced_coronally_sagittally_and_obliquely() -> None:
+    from monai_fiqa.ctmr.prompts import Prompt
+    from monai_fiqa.ctmr.synth_set import CTMRSource, reoriented_sources
+
+    volume = np.zeros((64, 72, 80), np.float32)
+    volume[8:56, 10:60, 12:70] = 100.0  # a box of tissue in air
+    iso = CTMRSource("box", volume, (1.0, 1.0, 1.1), Prompt("3D", "MR", "head", "mr_t1"))
+    views = reoriented_sources(iso)
+    assert [v.name for v in views] == ["box", "box:coronal", "box:sagittal", "box:oblique30"]
+    assert views[1].volume.shape == (72, 80, 64) and views[1].spacing == (1.0, 1.1, 1.0)
+    assert views[2].volume.shape == (64, 80, 72) and views[2].spacing == (1.0, 1.1, 1.0)
+    assert views[3].volume.min() >= 0.0 and views[3].volume.max() <= 100.0  # no spline overshoot
+    assert all(len(v.slices) for v in views)  # each picks its own foreground slices
+    thick = CTMRSource("thick", volume, (1.0, 1.0, 3.0), Prompt("3D", "MR", "pelvis", "mr_t2"))
+    assert reoriented_sources(thick) == [thick]  # a coronal slice of 3 mm slices would be a blurred picture

@@ -33,6 +33,8 @@ def _synth_ctmr(args: argparse.Namespace) -> int:
         crop_prob=args.crop_prob,
         noise_floor_prob=args.noise_floor_prob,
         extra_dir=args.extra_mr,
+        ladder_rungs=args.ladder_rungs,
+        orientations=args.orientations,
     )
     print(f"wrote {args.n} CT/MR samples to {out}")
     return 0
@@ -112,6 +114,17 @@ def _add_synth_ctmr(sub: argparse._SubParsersAction) -> None:
         "--noise-floor-prob", type=float, default=0.0, help="share of MR phantoms given thermal noise as clean"
     )
     c.add_argument("--extra-mr", help="folder of extra real MR sources written by fetch-public-mr")
+    c.add_argument(
+        "--ladder-rungs",
+        type=int,
+        default=0,
+        help="> 1: samples come as ladders of this many copies of one slice under one artefact (ranking loss)",
+    )
+    c.add_argument(
+        "--orientations",
+        action="store_true",
+        help="real volumes also sliced coronally, sagittally and obliquely (near-isotropic ones)",
+    )
     c.set_defaults(func=_synth_ctmr)
 
 

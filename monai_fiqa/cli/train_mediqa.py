@@ -13,7 +13,9 @@ __all__ = ["register"]
 def _run(args: argparse.Namespace) -> int:
     from monai_fiqa.mediqa.train import MEDIQA_RECIPE, train_mediqa
 
-    overrides = given(args, "model", "batch_size", "steps", "lr", "seed", "warmup_steps", "val_every")
+    overrides = given(
+        args, "model", "batch_size", "steps", "lr", "seed", "warmup_steps", "val_every", "group_size", "rank_weight"
+    )
     cfg = replace(MEDIQA_RECIPE, **overrides, keep_val_weights=args.keep_val_weights)
     hist = train_mediqa(
         args.out, cfg, args.stage, args.data, args.csv, args.val_data, args.resume, args.max_minutes, args.init
@@ -40,4 +42,8 @@ def register(families: argparse._SubParsersAction) -> None:
     p.add_argument("--val-every", dest="val_every", type=int)
     p.add_argument("--keep-val-weights", dest="keep_val_weights", action="store_true", help="keep val_step{N}.pt")
     p.add_argument("--init", help="weights to start from (the upstream stage's, or a bundle's)")
+    p.add_argument(
+        "--group-size", dest="group_size", type=int, help="rungs of one ladder per batch (synth-ctmr --ladder-rungs)"
+    )
+    p.add_argument("--rank-weight", dest="rank_weight", type=float, help="weight of the ladder ranking loss")
     p.set_defaults(func=_run)

@@ -2,7 +2,9 @@
 
 Layout of ``out/``: ``images.npy`` (N, 2, S, S) float16 network inputs; ``targets.npz`` with ``score`` (N,),
 ``severity`` / ``severity_mask`` (N, n_artefacts), ``prompt`` (N, 4), ``matrix`` (N,) acquired in-plane matrix;
-``manifest.json`` with the sources, seeds and the command, so the set can be rebuilt exactly.  Work is split over
+``group`` (N,) the ladder each sample belongs to (-1: an independent sample) and ``ladder_artefact`` (N,) the index
+of the artefact its ladder varies (-1: none); ``manifest.json`` with the sources, seeds and the command, so the set
+can be rebuilt exactly.  Work is split over
 processes by sample index; sample ``i`` depends only on ``(seed, i)``, so the result does not depend on the number
 of workers.
 """
@@ -20,8 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from monai_fiqa.ctmr.preprocessing import INPUT_SIZE
-from monai_fiqa.ctmr.public_mr import SOURCES_FILE
-from monai_fiqa.ctmr.synth_set import CTMRSource, file_source, make_sample, phantom_source
+from monai_fiqa.ctmr.public_mr import NOISE_FREE, SOURCES_FILE
+from monai_fiqa.ctmr.synth_set import (
+    CTMRSource,
+    file_source,
+    make_ladder,
+    make_sample,
+    phantom_source,
+    reoriented_sources,
+)
 
 __all__ = ["TRAIN_VOLUMES", "build_ctmr_set", "extra_sources"]
 
@@ -50,29 +59,43 @@ def extra_sources(extra_dir: str | Path) -> dict[str, tuple[str, str, str]]:
 
 
 @cache
-def _real(volumes_dir: str, extra_dir: str) -> tuple[tuple[CTMRSource, ...], tuple[float, ...]]:
-    """The real MR sources and their sampling probabilities (the extras share what the training volumes leave)."""
+def _real(volumes_dir: str, extra_dir: str, orientations: bool) -> tuple[tuple[CTMRSource, ...], tuple[float, ...]]:
+    """The real MR sources and their sampling probabilities (the extras share what the training volumes leave);
+    with ``orientations`` each near-isotropic volume also as coronal, sagittal and oblique slices, which share its
+    probability (the mix of volumes stays the same)."""
     srcs = [file_source(Path(volumes_dir) / name, *info) for name, info in TRAIN_VOLUMES.items()]
-    if not extra_dir:
-        return tuple(srcs), _REAL_P
-    extra = [file_source(Path(extra_dir) / name, *info) for name, info in extra_sources(extra_dir).items()]
-    share = (1.0 - sum(_REAL_P_EXTRA)) / len(extra)
-    return tuple(srcs + extra), (*_REAL_P_EXTRA, *[share] * len(extra))
+    probabilities = list(_REAL_P)
+    if extra_dir:
+        extra = [file_source(Path(extra_dir) / name, *info) for name, info in extra_sources(extra_dir).items()]
+        for src in extra:
+            src.noise_free = src.name in NOISE_FREE
+        share = (1.0 - sum(_REAL_P_EXTRA)) / len(extra)
+        srcs, probabilities = srcs + extra, [*_REAL_P_EXTRA, *[share] * len(extra)]
+    if not orientations:
+        return tuple(srcs), tuple(probabilities)
+    out, p_out = [], []
+    for src, p in zip(srcs, probabilities, strict=True):
+        views = reoriented_sources(src)
+        out += views
+        p_out += [p / len(views)] * len(views)
+    return tuple(out), tuple(p_out)
 
 
-def _one(args: tuple[int, int, str, str, int, float, float, float]) -> dict:
-    seed, i, volumes_dir, extra_dir, size, rescale_prob, crop_prob, noise_floor_prob = args
+def _one(args: tuple[int, int, str, str, bool, int, float, float, float, int]) -> list[dict]:
+    """Job ``i``: one sample, or one ladder of ``rungs`` samples (one slice, one varied artefact)."""
+    seed, i, volumes_dir, extra_dir, orientations, size, rescale_prob, crop_prob, noise_floor_prob, rungs = args
     rng = np.random.default_rng([seed, i])
     mix = _MIX_EXTRA if extra_dir else _MIX
     kind = rng.choice([k for k, _ in mix], p=[p for _, p in mix])
     if kind == "mr_real":
-        real, p = _real(volumes_dir, extra_dir)
+        real, p = _real(volumes_dir, extra_dir, orientations)
         src = real[int(rng.choice(len(real), p=p))]
     else:
         src = _phantom(int(rng.integers(_N_PHANTOMS)), "CT" if kind == "ct_phantom" else "MR")
-    return make_sample(
-        src, rng, size=size, rescale_prob=rescale_prob, crop_prob=crop_prob, noise_floor_prob=noise_floor_prob
-    )
+    options = {"size": size, "rescale_prob": rescale_prob, "crop_prob": crop_prob, "noise_floor_prob": noise_floor_prob}
+    if rungs > 1:
+        return [{**sample, "group": i} for sample in make_ladder(src, rng, rungs, **options)]  # type: ignore[arg-type]
+    return [{**make_sample(src, rng, **options), "group": -1, "ladder_artefact": -1}]  # type: ignore[arg-type]
 
 
 def build_ctmr_set(
@@ -86,25 +109,34 @@ def build_ctmr_set(
     crop_prob: float = 0.0,
     noise_floor_prob: float = 0.0,
     extra_dir: str | Path | None = None,
+    ladder_rungs: int = 0,
+    orientations: bool = False,
 ) -> Path:
     """Write ``n`` samples to ``out`` (see the module docstring) and return the folder.
 
     ``rescale_prob``: share of samples whose source is first resampled to a 48-320 px matrix; ``crop_prob``: share
     first cut to a random small field of view; ``noise_floor_prob``: share of MR phantom samples whose clean
     acquisition gets a thermal noise floor first (see ``make_sample``); ``extra_dir``: a folder of extra real MR
-    sources (``public_mr.fetch_public_mr``), which then get half of a larger real-MR share (``_MIX_EXTRA``).
+    sources (``public_mr.fetch_public_mr``), which then get half of a larger real-MR share (``_MIX_EXTRA``);
+    ``ladder_rungs`` (> 1): the ``n`` samples are ``n // ladder_rungs`` ladders (``synth_set.make_ladder``) for the
+    ranking loss, instead of independent samples; ``orientations``: real volumes also sliced coronally, sagittally
+    and obliquely (``synth_set.reoriented_sources``).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     extra = str(extra_dir) if extra_dir else ""
-    jobs = [(seed, i, str(volumes_dir), extra, size, rescale_prob, crop_prob, noise_floor_prob) for i in range(n)]
+    per_job = ladder_rungs if ladder_rungs > 1 else 1
+    n = n // per_job * per_job
+    options = (size, rescale_prob, crop_prob, noise_floor_prob, ladder_rungs)
+    jobs = [(seed, i, str(volumes_dir), extra, orientations, *options) for i in range(n // per_job)]
     images = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.float16, shape=(n, 2, size, size))
-    keys = ("score", "severity", "severity_mask", "prompt", "matrix")
+    keys = ("score", "severity", "severity_mask", "prompt", "matrix", "group", "ladder_artefact")
     targets: dict[str, list] = {k: [] for k in keys}
     # "spawn": a forked child of a process that already ran torch can deadlock in OpenMP
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) if workers > 1 else None
     with pool or nullcontext():
-        samples = pool.map(_one, jobs, chunksize=16) if pool else map(_one, jobs)
+        results = pool.map(_one, jobs, chunksize=max(1, 16 // per_job)) if pool else map(_one, jobs)
+        samples = (sample for job in results for sample in job)
         for i, sample in enumerate(samples):
             images[i] = sample["image"].astype(np.float16)
             for k in keys:
@@ -120,6 +152,8 @@ def build_ctmr_set(
         "rescale_prob": rescale_prob,
         "crop_prob": crop_prob,
         "noise_floor_prob": noise_floor_prob,
+        "ladder_rungs": ladder_rungs,
+        "orientations": orientations,
         "mix": dict(_MIX_EXTRA if extra else _MIX),
         "phantom_seeds": [1000, 1000 + _N_PHANTOMS],
         "real_volumes": TRAIN_VOLUMES,

@@ -13,7 +13,7 @@ scale, network grid, channel 0), mapped by ``100 * ssim ** 2``; squaring spreads
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +32,17 @@ __all__ = [
     "CTMRSource",
     "fidelity_score",
     "file_source",
+    "make_ladder",
     "make_sample",
     "phantom_source",
     "pick_slices",
     "random_fov_crop",
+    "reoriented_sources",
     "rescale_matrix",
 ]
 
-_N_ARTEFACTS_P = (0.12, 0.6, 0.28)  # probability of 0, 1, 2 artefacts in a training sample
+_N_ARTEFACTS_P = (0.12, 0.6, 0.28)
+_CLEAN_RUNG = 1e-3  # probability of 0, 1, 2 artefacts in a training sample
 
 
 @dataclass
@@ -92,6 +95,36 @@ def file_source(path: str | Path, modality: str, anatomy: str, image_type: str) 
     """A real volume with its (known) prompt."""
     vol = read_volume(path)
     return CTMRSource(Path(path).name, vol.array, vol.spacing, Prompt("3D", modality, anatomy, image_type))
+
+
+def reoriented_sources(src: CTMRSource, oblique_degrees: tuple[float, ...] = (30.0,)) -> list[CTMRSource]:
+    """``src`` as axial (itself), coronal and sagittal slices, and re-sliced obliquely, where its voxels allow.
+
+    Why: a slice's orientation changes its anatomy's shapes and the direction of its texture; two real MR training
+    volumes seen axially only are two kinds of picture, and every artefact the network learns on them is learned on
+    those.  Only near-isotropic volumes (voxel sides within 25 %, at least 64 voxels along each axis) are re-sliced:
+    a coronal slice of a 3 mm-thick axial series is a blurred, stretched picture that would teach "blur is clean".
+    Oblique volumes are rotated about the first and then the second in-plane axis (cubic spline, the corners
+    filled with the volume's minimum, i.e. air).
+    """
+    spacing = np.asarray(src.spacing, float)
+    if spacing.max() / spacing.min() > 1.25 or min(src.volume.shape) < 64:
+        return [src]
+    out, none = [src], np.zeros(0, int)  # no slices given: each new source picks its own foreground slices
+    for axis, name in ((0, "coronal"), (1, "sagittal")):
+        volume = np.ascontiguousarray(np.moveaxis(src.volume, axis, 2))
+        order = [a for a in range(3) if a != axis] + [axis]
+        axes = tuple(float(v) for v in spacing[order])
+        oriented = replace(src, name=f"{src.name}:{name}", volume=volume, spacing=axes, slices=none)
+        out.append(oriented)
+    for degrees in oblique_degrees:
+        air = float(src.volume.min())
+        volume = ndi.rotate(src.volume, degrees, axes=(0, 2), order=3, reshape=True, cval=air)
+        volume = ndi.rotate(volume, degrees, axes=(1, 2), order=3, reshape=True, cval=air)
+        volume = np.clip(volume, air, float(src.volume.max())).astype(np.float32)  # no spline overshoot
+        iso = (float(spacing.mean()),) * 3
+        out.append(replace(src, name=f"{src.name}:oblique{degrees:g}", volume=volume, spacing=iso, slices=none))
+    return out
 
 
 def fidelity_score(clean: np.ndarray, degraded: np.ndarray, mask: np.ndarray) -> float:
@@ -172,6 +205,64 @@ def make_sample(
         ``matrix``: the acquired in-plane matrix (longer side, px, after any crop/resampling), which the network
         takes as a condition - a clean 64-px slice upsampled to the grid looks like a Gibbs-ringed 256-px one.
     """
+    slab, spacing = _acquired_slab(src, rng, z, rescale_prob, crop_prob, noise_floor_prob)
+    if severities is None:
+        names = artefacts_for(src.prompt.modality, has_z=src.volume.shape[2] > 1)
+        n = int(rng.choice(3, p=_N_ARTEFACTS_P))
+        chosen = rng.choice(names, size=n, replace=False) if n else []
+        severities = {str(a): float(rng.uniform(0.05, 1.0)) for a in chosen}
+    return _degraded_sample(src, slab, spacing, severities, rng, size)
+
+
+def make_ladder(
+    src: CTMRSource,
+    rng: np.random.Generator,
+    rungs: int,
+    size: int = INPUT_SIZE,
+    rescale_prob: float = 0.0,
+    crop_prob: float = 0.0,
+    noise_floor_prob: float = 0.0,
+) -> list[dict[str, np.ndarray | float]]:
+    """``rungs`` copies of one acquired slice under one artefact at increasing severities, for the ranking loss.
+
+        Why: the question a quality ladder asks is "of two copies of the same slice, which is worse?"; within a ladder
+        the content, the matrix, any second artefact and every nuisance draw (noise realisation, motion direction,
+        ghost axis, undersampling lines) are the same, so only the severity differs and the pairwise loss cannot be
+        met by recognising the source.  With probability 0.3 a second artefact of the modality is present at one fixed
+        severity on every rung (real images rarely have one problem).  The lowest rung is the clean slice half the
+        time (severity 0.001, not 0: an absent artefact draws no random numbers, and the rungs' nuisance draws would
+    then differ).  Each sample also carries ``ladder_artefact``: the index in ``ARTEFACT_NAMES`` of the varied artefact.
+    """
+    modality = src.prompt.modality
+    slab, spacing = _acquired_slab(src, rng, None, rescale_prob, crop_prob, noise_floor_prob)
+    names = [str(a) for a in artefacts_for(modality, has_z=src.volume.shape[2] > 1)]
+    varied = str(rng.choice(names))
+    base: dict[str, float] = {}
+    others = [a for a in names if a != varied]
+    if others and rng.uniform() < 0.3:
+        base[str(rng.choice(others))] = float(rng.uniform(0.05, 0.5))
+    levels = np.sort(rng.uniform(0.05, 1.0, size=rungs))
+    if rng.uniform() < 0.5:
+        levels[0] = _CLEAN_RUNG
+    nuisance = int(rng.integers(2**31))
+    ladder = []
+    for level in levels:
+        severities = {**base, varied: float(level)}
+        sample = _degraded_sample(src, slab, spacing, severities, np.random.default_rng(nuisance), size)
+        sample["ladder_artefact"] = ARTEFACT_NAMES.index(varied)
+        ladder.append(sample)
+    return ladder
+
+
+def _acquired_slab(
+    src: CTMRSource,
+    rng: np.random.Generator,
+    z: int | None,
+    rescale_prob: float,
+    crop_prob: float,
+    noise_floor_prob: float,
+) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """The clean 9-slice slab around slice ``z`` as this acquisition sees it (window, matrix, noise floor)."""
     modality = src.prompt.modality
     z = int(rng.choice(src.slices)) if z is None else z
     lo, hi = max(0, z - 4), min(src.volume.shape[2], z + 5)
@@ -186,11 +277,19 @@ def make_sample(
         slab, spacing = rescale_matrix(slab, spacing, float(np.exp(rng.uniform(np.log(48), np.log(320)))))
     if src.noise_free and modality == "MR" and noise_floor_prob > 0 and rng.uniform() < noise_floor_prob:
         slab = mr_rician_noise(slab, float(np.exp(rng.uniform(np.log(8), np.log(60)))), rng)
-    if severities is None:
-        names = artefacts_for(modality, has_z=src.volume.shape[2] > 1)
-        n = int(rng.choice(3, p=_N_ARTEFACTS_P))
-        chosen = rng.choice(names, size=n, replace=False) if n else []
-        severities = {str(a): float(rng.uniform(0.05, 1.0)) for a in chosen}
+    return slab, spacing
+
+
+def _degraded_sample(
+    src: CTMRSource,
+    slab: np.ndarray,
+    spacing: tuple[float, float, float],
+    severities: dict[str, float],
+    rng: np.random.Generator,
+    size: int,
+) -> dict[str, np.ndarray | float]:
+    """The network input and targets of ``slab`` degraded by ``severities`` (see :func:`make_sample`)."""
+    modality = src.prompt.modality
     clean = slab[:, :, 4]
     degraded = degrade_slab(slab, spacing, severities, rng)
     scale = None if modality == "CT" else intensity_scale(clean)

@@ -22,6 +22,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from monai_fiqa.ctmr.artefacts import ARTEFACT_NAMES
 from monai_fiqa.ctmr.preprocessing import INPUT_SIZE
+from monai_fiqa.engine.ranking import NO_GROUP, pairwise_rank_loss
 from monai_fiqa.engine.trainer import TrainConfig, train
 from monai_fiqa.mediqa.network import MedIQA
 from monai_fiqa.metrics.functional import plcc, srcc
@@ -53,6 +54,8 @@ class SliceSample(NamedTuple):
     has_score: torch.Tensor  # 1 where the score is known
     true_prompt: torch.Tensor  # the prompt before augmentation, for the modality/anatomy predictor
     matrix: torch.Tensor  # acquired in-plane matrix condition (NaN = unknown)
+    group: torch.Tensor  # ladder id for the ranking loss (NO_GROUP: an independent sample)
+    ladder_artefact: torch.Tensor  # index of the artefact the ladder varies (-1: none)
 
 
 class MedIQASliceSet(Dataset):
@@ -67,7 +70,11 @@ class MedIQASliceSet(Dataset):
         severity: (N, K) severities (0 where absent or unknown).
         severity_mask: (N, K) 1 where the severity is known.
         matrix: (N,) acquired in-plane matrix, px (NaN: unknown; None: all unknown).
-        augment: random flips and prompt dropout.
+        group: (N,) ladder id of each sample (-1 or None: independent samples), for the ranking loss.
+        ladder_artefact: (N,) index of the artefact each ladder varies (-1 or None: none).
+        group_offset: added to every ladder id, so that the ladders of several sets stay apart.
+        augment: random flips and prompt dropout (the same flips for every rung would not matter: pairs compare
+            scores, and a flip changes no severity).
         prompt_dropout: per-field probability of replacing a prompt field (and the matrix) with "unknown".
         seed: augmentation seed.
     """
@@ -80,6 +87,9 @@ class MedIQASliceSet(Dataset):
         severity: np.ndarray,
         severity_mask: np.ndarray,
         matrix: np.ndarray | None = None,
+        group: np.ndarray | None = None,
+        ladder_artefact: np.ndarray | None = None,
+        group_offset: int = 0,
         augment: bool = False,
         prompt_dropout: float = 0.3,
         seed: int = 0,
@@ -87,19 +97,29 @@ class MedIQASliceSet(Dataset):
         self.images, self.prompt, self.score = images, prompt.astype(np.int64), score.astype(np.float32)
         self.severity, self.severity_mask = severity.astype(np.float32), severity_mask.astype(np.float32)
         self.matrix = np.full(len(score), np.nan, np.float32) if matrix is None else matrix.astype(np.float32)
+        ladders = np.full(len(score), -1, np.int64) if group is None else group.astype(np.int64)
+        self.groups = np.where(ladders >= 0, ladders + group_offset, NO_GROUP).astype(np.int64)
+        self.ladder_artefact = (
+            np.full(len(score), -1, np.int64) if ladder_artefact is None else ladder_artefact.astype(np.int64)
+        )
         self.augment, self.prompt_dropout = augment, prompt_dropout
         self.rng = np.random.default_rng(seed)
 
     @classmethod
     def from_folder(cls, folder: str | Path, **kw: object) -> MedIQASliceSet:
-        """Open a ``monai-fiqa synth-ctmr`` output folder (images memory-mapped; sets built before the matrix was
-        recorded have it unknown)."""
+        """Open a ``monai-fiqa synth-ctmr`` output folder (images memory-mapped; sets built before the matrix or
+        the ladders were recorded have the matrix unknown and no ladders)."""
         folder = Path(folder)
         t = np.load(folder / "targets.npz")
         images = np.load(folder / "images.npy", mmap_mode="r")
-        matrix = t["matrix"] if "matrix" in t.files else None
-        args = (images, t["prompt"], t["score"], t["severity"], t["severity_mask"], matrix)
-        return cls(*args, **kw)  # type: ignore[arg-type]
+        optional = {k: t[k] for k in ("matrix", "group", "ladder_artefact") if k in t.files}
+        args = (images, t["prompt"], t["score"], t["severity"], t["severity_mask"])
+        return cls(*args, **optional, **kw)  # type: ignore[arg-type]
+
+    @property
+    def n_ladders(self) -> int:
+        """One more than the largest ladder id (the next set's ``group_offset``)."""
+        return int(self.groups.max()) + 1 if (self.groups >= 0).any() else 0
 
     def __len__(self) -> int:
         return len(self.score)
@@ -128,6 +148,8 @@ class MedIQASliceSet(Dataset):
             has_score=torch.tensor(has),
             true_prompt=torch.from_numpy(self.prompt[i].copy()),
             matrix=torch.tensor(matrix),
+            group=torch.tensor(self.groups[i]),
+            ladder_artefact=torch.tensor(self.ladder_artefact[i]),
         )
 
 
@@ -142,17 +164,38 @@ def _predictor_loss(out_mod: torch.Tensor, out_anat: torch.Tensor, true_prompt: 
     return loss
 
 
-def mediqa_loss(stage: str, severity_weight: float = 0.5) -> object:
-    """The loss of a stage ("upstream" or "downstream") as ``loss(model, batch)``."""
+def _ladder_rank_loss(
+    out_score: torch.Tensor, out_severity: torch.Tensor, batch: SliceSample, stage: str
+) -> torch.Tensor:
+    """Pairwise ranking within each ladder of the batch: the varied artefact's severity head (both stages) and,
+    downstream, the score against the pseudo-score (:func:`~monai_fiqa.engine.ranking.pairwise_rank_loss`)."""
+    laddered = batch.ladder_artefact >= 0
+    if not bool(laddered.any()):
+        return out_score.sum() * 0.0
+    column = batch.ladder_artefact.clamp_min(0)[:, None]
+    predicted, true = out_severity.gather(1, column)[:, 0], batch.severity.gather(1, column)[:, 0]
+    groups = torch.where(laddered, batch.group, torch.full_like(batch.group, NO_GROUP))
+    loss = pairwise_rank_loss(predicted, true, groups)
+    if stage == "downstream":
+        loss = loss + pairwise_rank_loss(out_score / 100.0, batch.score, groups)
+    return loss
+
+
+def mediqa_loss(stage: str, severity_weight: float = 0.5, rank_weight: float = 0.0) -> object:
+    """The loss of a stage ("upstream" or "downstream") as ``loss(model, batch)``; ``rank_weight`` > 0 adds the
+    ladder ranking term (:func:`_ladder_rank_loss`) for batches that hold ladders."""
 
     def loss(model: MedIQA, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        img, prompt, score, sev, sev_mask, has_score, true_prompt, matrix = batch
+        batch = SliceSample(*batch)
+        img, prompt, score, sev, sev_mask, has_score, true_prompt, matrix = batch[:8]
         out = model.forward_all(img, prompt, matrix)
         # squared error: most severities of a sample are exactly 0 (absent), and an L1-type loss would settle on
         # predicting the median (0) everywhere
         sev_err = F.mse_loss(out.severity, sev, reduction="none") * sev_mask
         sev_loss = sev_err.sum() / sev_mask.sum().clamp_min(1.0)
         total = 0.2 * _predictor_loss(out.modality_logits, out.anatomy_logits, true_prompt)
+        if rank_weight > 0:
+            total = total + rank_weight * _ladder_rank_loss(out.score, out.severity, batch, stage)
         if stage == "upstream":
             return total + sev_loss
         score_err = F.smooth_l1_loss(out.score / 100.0, score, beta=0.05, reduction="none") * has_score
@@ -236,6 +279,14 @@ def slice_set_from_csv(csv_path: str | Path, n_slices: int = 7, size: int = INPU
     return MedIQASliceSet(*arrays, np.array(matrix, np.float32), augment=True)
 
 
+class _GroupedConcat(ConcatDataset):
+    """Several slice sets as one, with their ladder ids (``groups``) for the trainer's grouped batch sampler."""
+
+    def __init__(self, sets: list[MedIQASliceSet]) -> None:
+        super().__init__(sets)
+        self.groups = np.concatenate([s.groups for s in sets])
+
+
 def train_mediqa(
     out: str | Path,
     cfg: TrainConfig,
@@ -262,12 +313,15 @@ def train_mediqa(
     """
     if stage not in ("upstream", "downstream"):
         raise ValueError(f"stage must be 'upstream' or 'downstream', got {stage!r}")
-    sets: list[Dataset] = [MedIQASliceSet.from_folder(d, augment=True, seed=cfg.seed) for d in data or []]
+    sets: list[MedIQASliceSet] = []
+    for folder in data or []:
+        offset = sum(s.n_ladders for s in sets)  # ladders of different folders are different ladders
+        sets.append(MedIQASliceSet.from_folder(folder, augment=True, seed=cfg.seed, group_offset=offset))
     if csv_path is not None:
         sets.append(slice_set_from_csv(csv_path))
     if not sets:
         raise ValueError("give synth-ctmr folders (--data) and/or an expert-score CSV (--csv)")
-    train_set = sets[0] if len(sets) == 1 else ConcatDataset(sets)
+    train_set = sets[0] if len(sets) == 1 else _GroupedConcat(sets)
     val_set = MedIQASliceSet.from_folder(val) if val else None
     return train(
         train_set,
@@ -278,6 +332,6 @@ def train_mediqa(
         max_minutes=max_minutes,
         init=init,
         model=create_model(cfg.model),
-        compute_loss=mediqa_loss(stage),  # type: ignore[arg-type]
+        compute_loss=mediqa_loss(stage, rank_weight=cfg.rank_weight),  # type: ignore[arg-type]
         evaluate=lambda m, d: evaluate_mediqa(m, d, stage),  # type: ignore[arg-type]
     )
