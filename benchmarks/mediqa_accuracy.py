@@ -17,6 +17,11 @@ prompt.  Writes ``results/mediqa_accuracy.{json,md}``.
 ``--split val`` runs the same ladders on ``VALIDATION`` sources built from the training data instead (printed, not
 written; MedIQA and the baselines only, ~2 min), for choosing between checkpoints without the held-out ladders.
 Measured on 2026-12-03 it does *not* predict the held-out ranking (bundle docs, "Validation ladders").
+
+``--split loso --public-mr DIR`` runs them on ``VALIDATION_LOSO``: real MR acquisitions from ``fetch-public-mr`` that
+a run *leaves out of its training sources* (train with ``--extra-mr`` on a folder without them: ``LOSO_SOURCES``),
+whole and as a small window - unseen acquisitions with their own noise, as the held-out ones are, so that the
+choice of a checkpoint does not reward fitting the training volumes.
 """
 
 from __future__ import annotations
@@ -64,6 +69,15 @@ VALIDATION = (
     ("window64:phantom-MR", "MR", "unknown"),
     ("window128:phantom-CT", "CT", "unknown"),
 )
+# Leave-sources-out validation: two real acquisitions of fetch-public-mr that the training run must not use.
+LOSO_SOURCES = ("dipy_aniso_vox.nii.gz", "nibabel_example4d_epi.nii.gz")
+VALIDATION_LOSO = (
+    ("public/dipy_aniso_vox.nii.gz", "MR", "head"),  # 58 x 58 x 24 at 4 x 4 x 5 mm: a real small matrix
+    ("public/nibabel_example4d_epi.nii.gz", "MR", "head"),  # an EPI volume, 128 x 96 x 24
+    ("slice:public/nibabel_example4d_epi.nii.gz", "MR", "head"),
+    ("window64:public/nibabel_example4d_epi.nii.gz", "MR", "unknown"),
+)
+PUBLIC_MR_DIR: list[Path] = []  # set by --public-mr
 VALIDATION_PHANTOM_SEED = 9000  # training phantoms use seeds 1000-1047
 PARAM_ARTEFACTS = ("ct_dose", "mr_noise")  # the upstream head's headline parameters
 
@@ -71,7 +85,7 @@ PARAM_ARTEFACTS = ("ct_dose", "mr_noise")  # the upstream head's headline parame
 def _read(name: str) -> Volume:
     if name.startswith("pydicom:"):
         return read_volume(pdd.get_testdata_file(name.split(":", 1)[1]))
-    if ":" in name or name.startswith("phantom-"):
+    if ":" in name or name.startswith(("phantom-", "public/")):
         return _validation_source(name)
     return read_volume(VOLUMES / name)
 
@@ -82,6 +96,11 @@ def _validation_source(spec: str) -> Volume:
     if source.startswith("phantom-"):
         src = phantom_source(VALIDATION_PHANTOM_SEED, source.split("-", 1)[1])
         arr, spacing, modality = src.volume, src.spacing, src.prompt.modality
+    elif source.startswith("public/"):
+        if not PUBLIC_MR_DIR:
+            raise SystemExit("--split loso needs --public-mr DIR (a fetch-public-mr folder)")
+        vol = read_volume(PUBLIC_MR_DIR[0] / source.removeprefix("public/"))
+        arr, spacing, modality = vol.array, vol.spacing, "MR"
     else:
         vol = read_volume(VOLUMES / source)
         arr, spacing, modality = vol.array, vol.spacing, TRAIN_VOLUMES[source][0]
@@ -203,7 +222,7 @@ def run(assessor: MedIQAAssessor, even: MedIQAAssessor | None, sources: tuple = 
     agree: dict[str, tuple[list[float], list[float], list[float]]] = {"salient": [], "even": [], "truth": []}  # type: ignore[dict-item]
     predictor: list[dict] = []
     upstream_within: dict[str, list[float]] = {a: [] for a in ARTEFACT_NAMES}
-    names = [h[0] for h in HELD_OUT + VALIDATION]
+    names = [h[0] for h in HELD_OUT + VALIDATION + VALIDATION_LOSO]
     for name, modality, anatomy in sources:
         seed = names.index(name) if name in names else len(names)  # a source's draws do not depend on the others
         vol = _read(name)
@@ -244,10 +263,11 @@ def main() -> None:
     ap.add_argument("--modality", choices=("CT", "MR"), help="only this modality's sources (printed, not written)")
     ap.add_argument(
         "--split",
-        choices=("test", "val"),
+        choices=("test", "val", "loso"),
         default="test",
-        help="val: the validation ladders on training sources, for choosing a checkpoint (printed, not written)",
+        help="val / loso: validation ladders on training / left-out sources, for choosing a checkpoint (printed)",
     )
+    ap.add_argument("--public-mr", type=Path, help="the fetch-public-mr folder (for --split loso)")
     ap.add_argument("--seeds", type=int, default=3, help="nuisance draws per source and artefact (Spearman averaged)")
     args = ap.parse_args()
     if args.checkpoint:
@@ -256,7 +276,9 @@ def main() -> None:
     else:
         assessor = monai_fiqa.load("ctmr_mediqa")  # type: ignore[assignment]
         label = "bundle ctmr_mediqa"
-    sources = HELD_OUT if args.split == "test" else VALIDATION
+    sources = {"test": HELD_OUT, "val": VALIDATION, "loso": VALIDATION_LOSO}[args.split]
+    if args.public_mr:
+        PUBLIC_MR_DIR.append(args.public_mr)
     even = MedIQAAssessor(assessor.net, thresholds=assessor.thresholds, slice_selection="even")
     even = even if args.split == "test" else None
     if args.quick:
@@ -264,7 +286,7 @@ def main() -> None:
     if args.modality:
         sources = tuple(h for h in sources if h[1] == args.modality)
     res = run(assessor, even, sources, args.seeds)
-    if args.quick or args.modality or args.split == "val":
+    if args.quick or args.modality or args.split != "test":
         print(res["per_artefact"])
         means = [d["mediqa"] for d in res["per_artefact"].values() if d["mediqa"] is not None]
         print(f"MedIQA mean Spearman over artefacts {np.mean(means):+.3f}, worst {max(means):+.3f}")
