@@ -1,0 +1,180 @@
+"""EFIQA across cameras (issue 30): maps against a local-sharpness map, rankings and grades, per camera emulation.
+
+Run: ``.venv/bin/python -m benchmarks.efiqa_camera_shift [--n-drive 10] [--ladder-sources 4] [--quick]``.  The set
+is the camera-shift held-out set (``benchmarks/_camera_shift.py``: DRIVE *test* photographs and ``retina.jpg``,
+each recorded by every camera of ``CAMERA_SHIFT_PROFILES``), never trained on.  Per camera emulation:
+
+* **Maps** - each photograph degraded inside a random region (15-35 % of the field of view) by each kind of
+  :data:`REGIONAL_KINDS` at severity 0.8, then recorded by the camera; pixel AUROC of ``1 - map`` inside the field
+  of view against the region, for EFIQA stage 1 and stage 2 and for :func:`laplacian_energy_map` - local Laplacian
+  energy computed *the same way* (the same 512-px field-of-view square, the same cell grid, mapped back the same
+  way), the trivial map EFIQA has to beat.
+* **Ranking** - whole-image ladders of every kind at severities 0, 0.2, ..., 1 (``--ladder-sources`` sources, the
+  same nuisance draws on every rung); Spearman of the score against severity per source, averaged; beside it the
+  Laplacian variance of the same square (a sharpness script's score).
+* **Clean recordings** - the share of clean recordings graded good / usable / reject and flagged out of
+  distribution: a clean photograph must not be rejected because its camera is unlike DRIVE's.
+
+Writes ``results/efiqa_camera_shift.{json,md}`` (``_quick`` with ``--quick``, a script check).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+
+import numpy as np
+import torch
+from monai.metrics import compute_roc_auc
+from scipy import ndimage as ndi
+from scipy import stats
+
+import monai_fiqa
+from benchmarks._camera_shift import CAMERA_SHIFT_PROFILES, held_out_sources, ladder, regional
+from benchmarks._common import write_results
+from monai_fiqa.efiqa.inpainting_prior import GRID
+from monai_fiqa.efiqa.vessel_segmentation import SEG_SIZE, square_mask
+from monai_fiqa.fundus.checks import fundus_input
+from monai_fiqa.fundus.physics import DEGRADATIONS
+from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square, square_to_image
+
+REGIONAL_KINDS = ("defocus", "motion", "haze", "underexposure", "overexposure", "artefacts", "noise", "jpeg")
+SEVERITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+MAP_SEVERITY = 0.8
+AUROC_PIXELS = 200_000  # pixels drawn per map for the AUROC (a 2400-px recording has millions)
+
+
+def _square(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int], np.ndarray]:
+    """The photograph's field-of-view square at EFIQA's working size, its mask, the box and the full-size FOV."""
+    inp = fundus_input(image)
+    box = fov_square_box(inp.image, fov=inp.fov)
+    square = fundus_to_square(inp.image, SEG_SIZE, box)
+    return square, square_mask(inp.fov, box, SEG_SIZE) > 0.5, box, inp.fov
+
+
+def laplacian_energy_map(image: np.ndarray) -> np.ndarray:
+    """Local Laplacian energy as a quality map (1 = the sharpest cell), on EFIQA's square and cell grid.
+
+    The green channel of the 512-px field-of-view square, |Laplacian of Gaussian| (sigma 1 px), averaged over each
+    of the GRID x GRID cells inside the field of view (normalised by the cell's field-of-view share), log-scaled and
+    divided by the photograph's best cell; mapped back to the photograph like EFIQA's cells.  Only its ranking
+    inside one photograph matters to the AUROC.
+    """
+    square, fov512, box, fov = _square(image)
+    green = square[..., 1].astype(np.float32) / 255.0
+    energy = np.abs(ndi.gaussian_laplace(green, 1.0)) * fov512
+    cell = SEG_SIZE // GRID
+    sums = energy.reshape(GRID, cell, GRID, cell).sum(axis=(1, 3))
+    share = fov512.reshape(GRID, cell, GRID, cell).mean(axis=(1, 3))
+    mean = np.where(share > 0.05, sums / np.maximum(share * cell * cell, 1.0), 0.0)
+    inside = share > 0.05
+    quality = np.ones((GRID, GRID), np.float32)
+    if inside.any():
+        log_energy = np.log(mean[inside] + 1e-6)
+        quality[inside] = (log_energy - log_energy.min()) / max(float(np.ptp(log_energy)), 1e-6)
+    out = square_to_image(quality, box, image.shape[:2], outside=1.0)
+    out[~fov] = 1.0
+    return out
+
+
+def laplacian_variance(image: np.ndarray) -> float:
+    """A sharpness script's score: variance of the Laplacian of the green channel inside the field of view."""
+    square, fov512, _, _ = _square(image)
+    lap = ndi.laplace(square[..., 1].astype(np.float32))
+    return float(lap[fov512].var())
+
+
+def _auroc(quality: np.ndarray, region: np.ndarray, fov: np.ndarray, rng: np.random.Generator) -> float:
+    idx = np.flatnonzero(fov)
+    if len(idx) > AUROC_PIXELS:
+        idx = rng.choice(idx, AUROC_PIXELS, replace=False)
+    truth = region.reshape(-1)[idx].astype(np.float32)
+    if truth.min() == truth.max():
+        return float("nan")
+    pred = 1.0 - quality.reshape(-1)[idx].astype(np.float32)
+    return float(compute_roc_auc(torch.from_numpy(pred), torch.from_numpy(truth)))
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def _means(nested: dict) -> dict:
+    """camera -> method -> kind -> values  ->  the same with each list's mean."""
+    return {c: {m: {k: _mean(v) for k, v in d.items()} for m, d in ms.items()} for c, ms in nested.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--bundle", default="fundus_efiqa")
+    ap.add_argument("--n-drive", type=int, default=10, help="DRIVE test photographs (plus retina.jpg) for the maps")
+    ap.add_argument("--ladder-sources", type=int, default=4, help="sources whose every kind is laddered")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="two sources, two cameras, two kinds (checks the script)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    models = {m: monai_fiqa.load(args.bundle, mode=m) for m in ("stage1", "stage2")}
+    sources = held_out_sources(1 if args.quick else args.n_drive)
+    cameras = CAMERA_SHIFT_PROFILES[:2] if args.quick else CAMERA_SHIFT_PROFILES
+    kinds = REGIONAL_KINDS[:2] if args.quick else REGIONAL_KINDS
+    ladder_kinds = kinds if args.quick else tuple(DEGRADATIONS)
+    ladder_sources = sources[: 1 if args.quick else args.ladder_sources]
+    rng = np.random.default_rng(0)
+    auroc: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # camera -> method -> kind -> values
+    rho: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    clean: dict = defaultdict(lambda: defaultdict(list))  # camera -> model -> grades (reject when flagged)
+    for camera in cameras:
+        for i, source in enumerate(sources):
+            for k, kind in enumerate(kinds):
+                rung = regional(source, camera, kind, MAP_SEVERITY, seed=1000 * i + k)
+                maps = {m: a.assess(rung.image).quality_map for m, a in models.items()}
+                maps["laplacian_energy"] = laplacian_energy_map(rung.image)
+                for method, quality in maps.items():
+                    auroc[camera.name][method][kind].append(_auroc(quality, rung.region, rung.fov, rng))
+            _, clean_rung = next(ladder(source, camera, kinds[0], (0.0,), seed=7 * i))  # severity 0: not degraded
+            for m, a in models.items():
+                clean[camera.name][m].append(a.assess(clean_rung.image).grade)
+        for i, source in enumerate(ladder_sources):
+            for kind in ladder_kinds:
+                scores: dict[str, list[float]] = defaultdict(list)
+                for _, rung in ladder(source, camera, kind, SEVERITIES, seed=31 * i + 1):
+                    for m, a in models.items():
+                        scores[m].append(a.assess(rung.image).score)
+                    scores["laplacian_variance"].append(laplacian_variance(rung.image))
+                for method, values in scores.items():
+                    r = stats.spearmanr(SEVERITIES, values).statistic
+                    rho[camera.name][method][kind].append(0.0 if np.isnan(r) else float(r))
+        print(f"{camera.name}: done", flush=True)
+    payload = {
+        "n_sources_maps": len(sources),
+        "n_sources_ladders": len(ladder_sources),
+        "map_severity": MAP_SEVERITY,
+        "pixel_auroc": {c: {m: {k: _mean(v) for k, v in d.items()} for m, d in ms.items()} for c, ms in auroc.items()},
+        "severity_spearman": {
+            c: {m: {k: _mean(v) for k, v in d.items()} for m, d in ms.items()} for c, ms in rho.items()
+        },
+        "clean_grades": {
+            c: {m: {g: grades.count(g) / len(grades) for g in ("good", "usable", "reject")} for m, grades in d.items()}
+            for c, d in clean.items()
+        },
+    }
+    rows = []
+    for camera in cameras:
+        a = payload["pixel_auroc"][camera.name]
+        for kind in kinds:
+            cells = [a[m][kind] for m in ("stage1", "stage2", "laplacian_energy")]
+            best = max(cells[0], cells[1])
+            rows.append([camera.name, f"map AUROC {kind}", *(f"{c:.3f}" for c in cells), f"{best - cells[2]:+.3f}"])
+        r = payload["severity_spearman"][camera.name]
+        for kind in ladder_kinds:
+            cells = [r[m][kind] for m in ("stage1", "stage2", "laplacian_variance")]
+            rows.append([camera.name, f"Spearman {kind}", *(f"{c:+.2f}" for c in cells), ""])
+        g = payload["clean_grades"][camera.name]
+        rows.append([camera.name, "clean: share reject", *(f"{g[m]['reject']:.2f}" for m in models), "", ""])
+    header = ["camera", "measure", "stage 1", "stage 2", "Laplacian baseline", "best EFIQA - baseline"]
+    write_results("efiqa_camera_shift_quick" if args.quick else "efiqa_camera_shift", payload, header, rows)
+
+
+if __name__ == "__main__":
+    main()
