@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -128,13 +129,44 @@ def plain_loop(paths: list[Path], model: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def machine_scaling(paths: list[Path], model: str, repeats: int = 2) -> dict[str, object]:
+    """Seconds per item of one plain loop alone and of each of two plain loops run at once (halves of ``paths``),
+    ``repeats`` times interleaved (one such pair of measurements varies by +-10 % here).
+
+    Why: this machine's two cores slow each other down (any job on the second core makes a single-threaded loop on
+    the first slower), so 2-CPU efficiency below 100 % is partly the hardware's; this is what two independent
+    processes get here, measured the same way.
+    """
+    half = len(paths) // 2
+    alone, pairs = [], []
+    for _ in range(repeats):
+        alone.append(plain_loop(paths[:half], model))
+        with ThreadPoolExecutor(2) as pool:  # two processes (plain_loop starts one), started together
+            pairs.append(
+                float(np.mean(list(pool.map(lambda part: plain_loop(part, model), (paths[:half], paths[half:])))))
+            )
+    return {
+        "alone_s_per_item": [round(v, 4) for v in alone],
+        "two_at_once_s_per_item": [round(v, 4) for v in pairs],
+        "efficiency": round(float(np.mean(alone) / np.mean(pairs)), 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default="fundus_efiqa")
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--loop-items", type=int, default=200, help="items timed in each plain assess loop")
     ap.add_argument("--quick", action="store_true", help="sizes 40 and 120, 20 loop items (checks the script)")
+    ap.add_argument(
+        "--machine-scaling-only",
+        action="store_true",
+        help="only the two-loops-at-once measurement, added to the existing results/batch_scale.json",
+    )
     args = ap.parse_args(argv)
+    if args.machine_scaling_only:
+        _add_machine_scaling(args.model, args.loop_items)
+        return
     sizes, loop_items = ([40, 120], 20) if args.quick else (sorted(args.sizes), args.loop_items)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -154,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
             for cpus in (1, 2) if size == min(sizes) or size == max(sizes) else (2,):
                 runs.append({"size": size, **run_batch_process(sub, Path(tmp) / f"out{size}_{cpus}", args.model, cpus)})
         loops.append(plain_loop(sample, args.model))
+        hardware = machine_scaling(sample, args.model)
     per_item_loop = float(np.mean(loops))
     one = next(r for r in runs if r["cpus"] == 1 and r["size"] == max(sizes))
     two = next(r for r in runs if r["cpus"] == 2 and r["size"] == max(sizes))
@@ -173,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         "actor_assess_vs_loop_at_1_cpu": round(one["actor_assess_s_per_item"] / per_item_loop - 1.0, 3),
         "outside_model_s_per_item_at_1_cpu": round(one["seconds"] / one["items"] - one["actor_assess_s_per_item"], 4),
         "scaling_efficiency_2_cpus": round(efficiency, 3),
+        "two_plain_loops_at_once": hardware,
         "projection_hours_1M_images": projection,
         "projection_note": "hours = 1e6 / (per-CPU rate seen at 2 CPUs x CPUs), assuming that rate holds; a projection",
     }
@@ -182,6 +216,16 @@ def main(argv: list[str] | None = None) -> None:
     header = ["items", "CPUs", "items/s", "seconds", "model s/item in actor", "driver MB", "worker MB"]
     write_results(name, payload, header, rows)
     print(json.dumps({k: payload[k] for k in payload if k != "runs"}, indent=2))
+
+
+def _add_machine_scaling(model: str, loop_items: int) -> None:
+    """Measure :func:`machine_scaling` on a fresh archive and add it to the existing results (same table)."""
+    results = Path(__file__).resolve().parent / "results" / "batch_scale.json"
+    payload = json.loads(results.read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        payload["two_plain_loops_at_once"] = machine_scaling(make_archive(Path(tmp), loop_items), model)
+    results.write_text(json.dumps(payload, indent=2) + "\n")
+    print(json.dumps(payload["two_plain_loops_at_once"]))
 
 
 if __name__ == "__main__":
