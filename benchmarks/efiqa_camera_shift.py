@@ -57,7 +57,8 @@ def laplacian_energy_map(image: np.ndarray) -> np.ndarray:
 
     The green channel of the 512-px field-of-view square, |Laplacian of Gaussian| (sigma 1 px), averaged over each
     of the GRID x GRID cells inside the field of view (normalised by the cell's field-of-view share), log-scaled and
-    divided by the photograph's best cell; mapped back to the photograph like EFIQA's cells.  Only its ranking
+    scaled to [0, 1] between the photograph's weakest and strongest cell; mapped back to the photograph like
+    EFIQA's cells.  Only its ranking
     inside one photograph matters to the AUROC.
     """
     square, fov512, box, fov = _square(image)

@@ -10,8 +10,9 @@ download is possible here), so anyone can rebuild them:
   ``aniso_vox.nii.gz`` (58 x 58 x 24, 4 x 4 x 5 mm: a real small matrix) and ``t1_coronal_slice.npy`` (one
   256 x 256 T1 slice).
 * nilearn 0.14.1 (BSD-3, fetched as a wheel, not installed): ``datasets/data/mni_icbm152_t1_tal_nlin_sym_09a_converted
-  .nii.gz``, the ICBM 2009a symmetric T1 template (MNI, its own permissive licence: copy, use and modify with the
-  copyright notice).  It is an *average* of 152 brains: real anatomy and contrast at 1 mm, but without an
+  .nii.gz``, the ICBM 2009a symmetric T1 template (terms: the McConnell Brain Imaging Centre's for the ICBM
+  templates, redistributed inside nilearn's wheel; read them before shipping weights trained on it).  It is an
+  *average* of 152 brains: real anatomy and contrast at 1 mm, but without an
   acquisition's noise, so it is listed in :data:`NOISE_FREE` and treated like a phantom (``--noise-floor-prob``).
 
 None of them is used in evaluation.  The held-out MR sources stay the prostate T2 volume and pydicom's slices.

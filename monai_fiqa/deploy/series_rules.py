@@ -28,7 +28,17 @@ from typing import Any
 
 import pydicom
 
-__all__ = ["DEFAULT_RULES_FILE", "ROUTING_ATTRIBUTES", "Rule", "SeriesRules", "default_rules", "load_rules"]
+from monai_fiqa.api import FAMILY_BUNDLES
+
+__all__ = [
+    "DEFAULT_RULES_FILE",
+    "ROUTING_ATTRIBUTES",
+    "Rule",
+    "SeriesRules",
+    "default_rules",
+    "load_rules",
+    "routing_attributes",
+]
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().with_name("series_rules.json")
 
@@ -48,7 +58,7 @@ ROUTING_ATTRIBUTES: dict[str, str] = {
     "FramesNote": "', N frames' for a multi-frame item, else empty: for reasons",
 }
 _STATUSES = ("skipped", "unsupported", "failed")
-_FAMILIES = ("fundus", "ctmr")
+_FAMILIES = tuple(FAMILY_BUNDLES)  # a family rule names a family that has bundles
 
 
 @dataclass(frozen=True)

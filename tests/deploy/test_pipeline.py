@@ -15,6 +15,7 @@ from monai_fiqa.api import QualityResult
 from monai_fiqa.deploy import pipeline as pl
 from monai_fiqa.deploy.inventory import take_inventory
 from monai_fiqa.deploy.series_rules import DEFAULT_RULES_FILE
+from monai_fiqa.io.dicom_writers import WriterIdentity
 
 
 def _item(path: str | Path) -> pl.WorkItem:
@@ -47,7 +48,7 @@ def test_localizers_dose_screens_and_our_own_outputs_are_skipped(sample_study, t
     screen.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture in a CT series: a dose screen
     assert "dose screen" in _routed(screen).error
     ours = pydicom.dcmread(sample_study / "fundus" / "OP0001.dcm")
-    ours.Manufacturer = "monai-fiqa"
+    ours.Manufacturer = WriterIdentity.manufacturer  # what the writers put there: the rules file must know it
     assert _routed(ours).status == "skipped" and "output of this application" in ours_error(ours)
 
 
@@ -203,7 +204,6 @@ def test_the_rules_file_decides_and_says_why(sample_study, tmp_path):
     """Our outputs are recognised by their software even from another manufacturer field; other vendors' derived
     results (SEG, parametric map) are skipped; a site's own rules file changes the decision, with its reason."""
     from monai_fiqa.deploy.series_rules import load_rules
-    from monai_fiqa.io.dicom_writers import WriterIdentity
 
     ours = pydicom.dcmread(sample_study / "fundus" / "OP0001.dcm")
     ours.Manufacturer = "Some PACS rewrote this"
