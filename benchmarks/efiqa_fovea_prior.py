@@ -53,8 +53,8 @@ def _parts(assessor, image: np.ndarray) -> tuple:
     box = fov_square_box(inp.image, fov=inp.fov)
     square = fundus_to_square(inp.image, SEG_SIZE, box)
     fov512 = torch.from_numpy((square_mask(inp.fov, box, SEG_SIZE) > 0.5).astype(np.float32))
-    observed = inpainting_prior.to_vessel_map(segment_square(assessor.segmenter, [square])[0])
-    expected = inpainting_prior.inpaint_cover(assessor.inpainter, observed[None])[0]
+    observed = inpainting_prior.to_vessel_map(segment_square(assessor.net.segmenter, [square])[0])
+    expected = inpainting_prior.inpaint_cover(assessor.net.inpainter, observed[None])[0]
     fov256 = F.avg_pool2d(fov512[None, None], 2)[0, 0].numpy() > 0.5
     return observed, expected, fov256, inpainting_prior.to_map_grid(square), box
 

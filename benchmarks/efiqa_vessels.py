@@ -1,6 +1,7 @@
 """EFIQA's vessel segmenter on the 20 DRIVE *test* photographs (never used in training), beside the 2nd observer.
 
-Run: ``.venv/bin/python -m benchmarks.efiqa_vessels [--checkpoint bundles/fundus_efiqa/models/vessel_unet.pt]``.
+Run: ``.venv/bin/python -m benchmarks.efiqa_vessels [--checkpoint SEGMENTER.pt]`` (default: the segmenter
+inside ``bundles/fundus_efiqa/models/model.pt``)``.
 Against the 1st observer, inside the official FOV masks, at native resolution: AUC, and Dice / accuracy at
 probability 0.5 (mean over images).  The 2nd observer's manual labels give the human reference (a binary labelling
 has no AUC).  Also the segmenter's wall time per photograph.  Writes ``results/efiqa_vessels.{json,md}``.
@@ -16,8 +17,10 @@ import numpy as np
 import torch
 
 from benchmarks._common import write_results
+from monai_fiqa.efiqa.inpainting_prior import Stage1Networks
 from monai_fiqa.efiqa.networks import vessel_unet
 from monai_fiqa.efiqa.vessel_segmentation import load_drive, native_probabilities, vessel_metrics
+from monai_fiqa.engine.checkpoints import load_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVE = ROOT.parent / "shared" / "data" / "fundus" / "DRIVE"
@@ -25,11 +28,13 @@ DRIVE = ROOT.parent / "shared" / "data" / "fundus" / "DRIVE"
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--checkpoint", default=str(ROOT / "bundles" / "fundus_efiqa" / "models" / "vessel_unet.pt"))
+    ap.add_argument("--checkpoint", help="a vessel segmenter's state dict (default: the shipped bundle's)")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
-    net = vessel_unet()
-    net.load_state_dict(torch.load(args.checkpoint, map_location="cpu", weights_only=True))
+    if args.checkpoint:
+        net = load_weights(vessel_unet(), args.checkpoint)
+    else:
+        net = load_weights(Stage1Networks(), ROOT / "bundles" / "fundus_efiqa" / "models" / "model.pt").segmenter
     ours, human, seconds = [], [], []
     for pair in load_drive(DRIVE, "test"):
         t0 = time.perf_counter()

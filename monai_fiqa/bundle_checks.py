@@ -1,5 +1,8 @@
-"""Model-zoo style checks of a bundle: files, metadata, ``network_data_format`` against the real network, MONAI's
-``verify_net_in_out``, TorchScript export (``ckpt_export``) and TorchScript-vs-eager agreement.
+"""Model-zoo style checks of a bundle, each by MONAI's own tool where one exists: files; metadata against the
+schema (``verify_metadata``, offline: :data:`METADATA_SCHEMA`); the standard workflows (``create_workflow`` +
+``check_properties`` for ``inference.json`` and ``train.json``); ``network_data_format`` against the real network
+(``verify_net_in_out``); TorchScript export (``ckpt_export``) and TorchScript-vs-eager agreement; and
+``train.json`` run for two steps on the tiny set its ``smoke_data`` writes.
 
 ``check_bundle`` returns the list of problems (empty = the bundle passes); ``monai-fiqa bundle check`` prints them
 for every bundle.  A bundle without trained weights is checked with its network's initial weights (so its
@@ -11,15 +14,18 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from monai_fiqa.api import LARGE_FILES, BundleIntegrityError, verify_large_files
 from monai_fiqa.engine.checkpoints import load_weights
 
-__all__ = ["REQUIRED_FILES", "REQUIRED_METADATA", "check_bundle"]
+__all__ = ["METADATA_SCHEMA", "REQUIRED_FILES", "REQUIRED_METADATA", "check_bundle", "workflow_problems"]
 
 REQUIRED_FILES = ("configs/metadata.json", "configs/inference.json", "docs/README.md", "LICENSE")
+METADATA_SCHEMA = Path(__file__).with_name("bundle_metadata_schema.json")
+SMOKE_STEPS = 2
 REQUIRED_METADATA = (
     "version",
     "changelog",
@@ -71,8 +77,84 @@ def _large_files_problems(folder: Path) -> list[str]:
     return []
 
 
-def check_bundle(folder: str | Path) -> list[str]:
-    """All problems found in the bundle at ``folder`` (empty list: it passes)."""
+def _schema_problems(folder: Path) -> list[str]:
+    """MONAI's ``verify_metadata`` against the offline schema (the file exists, so nothing is downloaded)."""
+    from monai.bundle import verify_metadata
+
+    try:
+        verify_metadata(meta_file=str(folder / "configs" / "metadata.json"), filepath=str(METADATA_SCHEMA))
+    except ValueError as exc:
+        return [f"verify_metadata: {str(exc).splitlines()[0][:300]}"]
+    return []
+
+
+def _create_workflow(folder: Path, workflow_type: str, config: str, **overrides: object) -> Any:
+    from monai.bundle import create_workflow
+
+    return create_workflow(
+        config_file=str(folder / "configs" / config),
+        workflow_type=workflow_type,
+        bundle_root=str(folder),
+        meta_file=str(folder / "configs" / "metadata.json"),
+        logging_file=False,
+        **overrides,
+    )
+
+
+def workflow_problems(folder: str | Path, workflow_type: str, config: str, **overrides: object) -> list[str]:
+    """``create_workflow`` of ``configs/<config>`` and its ``check_properties()``: each required key it lacks."""
+    try:
+        wf = _create_workflow(Path(folder), workflow_type, config, **overrides)
+        missing = wf.check_properties() or []
+    except Exception as exc:  # MONAI raises KeyError/ValueError/RuntimeError naming the key or component
+        return [f"{config}: create_workflow({workflow_type!r}) failed: {type(exc).__name__}: {exc}"[:400]]
+    return [f"{config}: required property {m!r} is missing" for m in missing]
+
+
+def _train_problems(folder: Path) -> list[str]:
+    """``train.json`` on the tiny set its ``smoke_data`` writes: ``check_properties()``, then :data:`SMOKE_STEPS`
+    training steps (its datasets need data, so both run on that set)."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(folder / "configs" / "train.json"))
+    if "smoke_data" not in parser.config:  # what can be checked without data, and why the run cannot be
+        return workflow_problems(folder, "train", "train.json") + [
+            "train.json: no 'smoke_data' (a function writing a tiny training set in its dataset_dir layout)"
+        ]
+    parser["bundle_root"] = str(folder)
+    with tempfile.TemporaryDirectory() as tmp:
+        data, run = Path(tmp) / "data", Path(tmp) / "run"
+        overrides = {"dataset_dir": str(data), "output_dir": str(run)}
+        try:
+            if "imports" in parser.config:  # the modules its expressions name (shared parser globals)
+                parser.get_parsed_content("imports")
+            data.mkdir()
+            parser.get_parsed_content("smoke_data")(str(data))
+        except Exception as exc:
+            return [f"train.json: smoke_data failed: {type(exc).__name__}: {exc}"[:400]]
+        problems = workflow_problems(folder, "train", "train.json", **overrides)
+        if problems:
+            return problems
+        try:
+            smoke = {"train_config#batch_size": 2, "train#trainer#max_steps": SMOKE_STEPS}
+            wf = _create_workflow(folder, "train", "train.json", **overrides, **smoke)
+            wf.run()
+            wf.finalize()
+            step = int(torch.load(run / "last.pt", map_location="cpu", weights_only=True)["step"])
+        except Exception as exc:
+            return [f"train.json: the {SMOKE_STEPS}-step run failed: {type(exc).__name__}: {exc}"[:400]]
+    if step != SMOKE_STEPS:
+        return [f"train.json: the smoke run stopped at step {step}, not {SMOKE_STEPS}"]
+    return []
+
+
+def check_bundle(folder: str | Path, train: bool = True) -> list[str]:
+    """All problems found in the bundle at ``folder`` (empty list: it passes).
+
+    ``train``: also check ``train.json`` (its workflow properties and a two-step run); a bundle without one is
+    reported.
+    """
     from monai.bundle import ConfigParser, ckpt_export, verify_net_in_out
 
     folder = Path(folder)
@@ -80,9 +162,15 @@ def check_bundle(folder: str | Path) -> list[str]:
     if problems:
         return problems
     meta = json.loads((folder / "configs" / "metadata.json").read_text())
-    problems += _metadata_problems(meta) + _large_files_problems(folder)
+    problems += _metadata_problems(meta) + _schema_problems(folder) + _large_files_problems(folder)
     if problems:
         return problems
+    problems += workflow_problems(folder, "infer", "inference.json")
+    if train:
+        if not (folder / "configs" / "train.json").is_file():
+            problems.append("missing configs/train.json")
+        else:
+            problems += _train_problems(folder)
     cfg = [str(folder / "configs" / "inference.json")]
     parser = ConfigParser()
     parser.read_config(cfg[0])

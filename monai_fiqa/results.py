@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GRADES", "QualityResult", "grade_from_score", "require_thresholds"]
+__all__ = ["GRADES", "QualityResult", "Scored", "grade_from_score", "require_thresholds"]
 
 GRADES = ("good", "usable", "reject")
 
@@ -67,3 +67,23 @@ def require_thresholds(thresholds: Mapping[str, float] | None) -> dict[str, floa
     if not 0.0 <= usable <= good <= 100.0:
         raise ValueError(f"grade thresholds must satisfy 0 <= usable <= good <= 100, got {dict(thresholds)}")
     return {"good": good, "usable": usable}
+
+
+@dataclass
+class Scored:
+    """What a model's inferer returns: score, map and params, before the bundle's thresholds grade it.
+
+    Why separate from :class:`QualityResult`: grading is the one step every model shares and its thresholds belong
+    to the bundle, so inferers stop here and :meth:`graded` (an assessor, or the workflow's ``GradeQualityd``)
+    finishes.  An input flagged out of distribution (``params["warnings"]`` not empty) is graded ``reject``.
+    """
+
+    score: float
+    quality_map: np.ndarray | None
+    params: dict[str, Any]
+
+    def graded(self, thresholds: Mapping[str, float]) -> QualityResult:
+        """The result with its grade: ``reject`` for a flagged input, else by ``thresholds``."""
+        flagged = bool(self.params.get("warnings"))
+        grade = "reject" if flagged else grade_from_score(self.score, thresholds)
+        return QualityResult(self.score, grade, self.quality_map, self.params)

@@ -11,6 +11,7 @@ from monai_fiqa.efiqa.inpainting_prior import (
     CALIBRE_CONTRAST,
     GRID,
     MAP_SIZE,
+    Stage1Networks,
     anomaly,
     calibre,
     calibre_contrast,
@@ -171,7 +172,8 @@ def tiny_assessors():
     stage2 = EFIQAAssessor(network=create_model("efiqa_adapter_tiny").eval(), thresholds=TH)
     small = (4, 8, 16)
     seg = create_model("efiqa_vessel_unet", channels=small, num_res_units=0)
-    stage1 = EFIQAAssessor(segmenter=seg, inpainter=vessel_inpainter(small, 0), mode="stage1", thresholds=TH)
+    stage1 = EFIQAAssessor(Stage1Networks(seg, vessel_inpainter(small, 0)), thresholds=TH)
+    assert (stage1.mode, stage2.mode) == ("stage1", "stage2")
     return stage2, stage1
 
 
@@ -193,8 +195,6 @@ def test_non_fundus_inputs_are_flagged_or_refused(tiny_assessors):
     assert r.grade == "reject" and r.params["out_of_distribution"] and r.params["warnings"]
     with pytest.raises(ValueError, match="at least"):
         stage2.assess(np.zeros((32, 32, 3), np.uint8))
-    with pytest.raises(ValueError, match="mode"):
-        EFIQAAssessor(mode="stage3", thresholds=TH)
 
 
 def test_pooled_score_ignores_cells_outside_the_fov():

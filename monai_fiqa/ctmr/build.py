@@ -87,6 +87,8 @@ def _one(args: tuple[int, int, str, str, bool, int, float, float, float, int]) -
     rng = np.random.default_rng([seed, i])
     mix = _MIX_EXTRA if extra_dir else _MIX
     kind = rng.choice([k for k, _ in mix], p=[p for _, p in mix])
+    if kind == "mr_real" and not volumes_dir:  # no real volumes given: phantoms only
+        kind = "mr_phantom"
     if kind == "mr_real":
         real, p = _real(volumes_dir, extra_dir, orientations)
         src = real[int(rng.choice(len(real), p=p))]
@@ -102,7 +104,7 @@ def build_ctmr_set(
     out: str | Path,
     n: int,
     seed: int,
-    volumes_dir: str | Path,
+    volumes_dir: str | Path | None,
     size: int = INPUT_SIZE,
     workers: int = 2,
     rescale_prob: float = 0.0,
@@ -120,7 +122,8 @@ def build_ctmr_set(
     sources (``public_mr.fetch_public_mr``), which then get half of a larger real-MR share (``_MIX_EXTRA``);
     ``ladder_rungs`` (> 1): the ``n`` samples are ``n // ladder_rungs`` ladders (``synth_set.make_ladder``) for the
     ranking loss, instead of independent samples; ``orientations``: real volumes also sliced coronally, sagittally
-    and obliquely (``synth_set.reoriented_sources``).
+    and obliquely (``synth_set.reoriented_sources``); ``volumes_dir`` None (and no ``extra_dir``): phantoms only
+    (a tiny set for a bundle's smoke run, or a site without volumes).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +131,7 @@ def build_ctmr_set(
     per_job = ladder_rungs if ladder_rungs > 1 else 1
     n = n // per_job * per_job
     options = (size, rescale_prob, crop_prob, noise_floor_prob, ladder_rungs)
-    jobs = [(seed, i, str(volumes_dir), extra, orientations, *options) for i in range(n // per_job)]
+    jobs = [(seed, i, str(volumes_dir or ""), extra, orientations, *options) for i in range(n // per_job)]
     images = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.float16, shape=(n, 2, size, size))
     keys = ("score", "severity", "severity_mask", "prompt", "matrix", "group", "ladder_artefact")
     targets: dict[str, list] = {k: [] for k in keys}

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from monai_fiqa.efiqa.inpainting_prior import MAP_SIZE, stage1_map, to_map_grid, to_vessel_map
+from monai_fiqa.efiqa.inpainting_prior import MAP_SIZE, Stage1Networks, stage1_map, to_map_grid, to_vessel_map
 from monai_fiqa.efiqa.vessel_segmentation import SEG_SIZE, load_drive, segment_square, square_mask
 from monai_fiqa.fundus.mix import MixConfig, apply_recipe, sample_recipe
 from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square
@@ -87,6 +87,7 @@ def build_adapter_set(
     n_real = sum(name.startswith("drive_") for name in names)
     rng = np.random.default_rng(seed)
     inputs, targets, weights, recipes = [], [], [], []
+    networks = Stage1Networks(segmenter, inpainter)
     for _ in tqdm(range(n), desc="adapter set", unit="img"):
         if real_fraction is None or n_real in (0, len(names)):
             src = int(rng.integers(len(images)))
@@ -97,7 +98,7 @@ def build_adapter_set(
         recipe = sample_recipe(rng, ADAPTER_MIX)
         deg, _ = apply_recipe(images[src].astype(np.float32) / 255.0, fovs[src], recipe, rng)
         square = np.clip(deg * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        (res,) = stage1_map(segmenter, inpainter, [square], [fovs[src]])
+        (res,) = stage1_map(networks, [square], [fovs[src]])
         inputs.append(to_map_grid(square))
         targets.append(res.quality)
         weights.append(res.weight)

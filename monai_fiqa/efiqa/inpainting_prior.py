@@ -46,7 +46,8 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage as ndi
 
-from monai_fiqa.efiqa.vessel_segmentation import SEG_SIZE, segment_square
+from monai_fiqa.efiqa.networks import vessel_inpainter, vessel_unet
+from monai_fiqa.efiqa.vessel_segmentation import SEG_SIZE, to_input
 from monai_fiqa.fundus.landmarks import fov_diameter, locate_disc_and_fovea
 from monai_fiqa.fundus.physics import random_region
 
@@ -54,6 +55,7 @@ __all__ = [
     "GRID",
     "MAP_SIZE",
     "PATCH",
+    "Stage1Networks",
     "Stage1Result",
     "anomaly",
     "calibre",
@@ -137,18 +139,46 @@ def coverage_masks() -> np.ndarray:
     return np.stack([np.kron((turn == t).astype(np.float32), np.ones((PATCH, PATCH), np.float32)) for t in range(4)])
 
 
+def expected_maps(inpainter: torch.nn.Module, observed: torch.Tensor) -> torch.Tensor:
+    """(N, S, S) vessel maps -> (N, S, S) expected maps: each pixel from the turn in which it was masked."""
+    masks = torch.from_numpy(coverage_masks()).to(observed)
+    x = torch.cat([torch.stack([observed * (1 - m), m.expand_as(observed)], dim=1) for m in masks])  # turn-major
+    pred = torch.sigmoid(inpainter(x))[:, 0].reshape(PASSES, len(observed), MAP_SIZE, MAP_SIZE)
+    return (pred * masks[:, None]).sum(0)
+
+
 @torch.no_grad()
 def inpaint_cover(inpainter: torch.nn.Module, vmaps: np.ndarray, batch: int = 8) -> np.ndarray:
-    """(N, S, S) vessel maps -> (N, S, S) expected maps: each pixel from the turn in which it was masked."""
+    """:func:`expected_maps` of numpy vessel maps, ``batch`` maps at a time."""
     inpainter.eval()
-    masks = torch.from_numpy(coverage_masks())
     out = []
     for k in range(0, len(vmaps), batch):
         v = torch.from_numpy(np.asarray(vmaps[k : k + batch], np.float32))
-        x = torch.cat([torch.stack([v * (1 - m), m.expand_as(v)], dim=1) for m in masks])  # turn-major
-        pred = torch.sigmoid(inpainter(x))[:, 0].reshape(PASSES, len(v), MAP_SIZE, MAP_SIZE)
-        out.append((pred * masks[:, None]).sum(0).numpy())
+        out.append(expected_maps(inpainter, v).numpy())
     return np.concatenate(out)
+
+
+class Stage1Networks(torch.nn.Module):
+    """Stage 1's two networks as the one module the bundle ships and its default inference runs.
+
+    ``(B, 3, 512, 512)`` FOV square (normalised as :func:`~monai_fiqa.efiqa.vessel_segmentation.to_input`) ->
+    ``(B, 2, 256, 256)``: channel 0 the observed vessel map ``O`` (segmenter probabilities, 2 x 2 average), channel 1
+    the expected map ``E`` (masked inpainting of ``O`` in ``PASSES`` turns).  What follows (foveal prior, calibre
+    contrast, anomaly -> quality) reads the photograph's pixels too and stays in :func:`stage1_map`.
+
+    Args:
+        segmenter: the vessel U-Net (default :func:`~monai_fiqa.efiqa.networks.vessel_unet`).
+        inpainter: the vessel inpainter (default :func:`~monai_fiqa.efiqa.networks.vessel_inpainter`).
+    """
+
+    def __init__(self, segmenter: torch.nn.Module | None = None, inpainter: torch.nn.Module | None = None) -> None:
+        super().__init__()
+        self.segmenter = segmenter if segmenter is not None else vessel_unet()
+        self.inpainter = inpainter if inpainter is not None else vessel_inpainter()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        observed = F.avg_pool2d(torch.sigmoid(self.segmenter(x)), SEG_SIZE // MAP_SIZE)
+        return torch.cat([observed, expected_maps(self.inpainter, observed[:, 0])[:, None]], dim=1)
 
 
 def to_map_grid(square: np.ndarray) -> np.ndarray:
@@ -237,17 +267,23 @@ def missing_to_quality(
     return quality.astype(np.float32), weight.astype(np.float32)
 
 
+@torch.no_grad()
 def stage1_map(
-    segmenter: torch.nn.Module,
-    inpainter: torch.nn.Module,
+    networks: Stage1Networks,
     squares: list[np.ndarray],
     fovs: list[np.ndarray],
     tau: float = TAU,
+    batch: int = 4,
 ) -> list[Stage1Result]:
     """Stage 1 on FOV squares (512 px RGB uint8) with their FOV masks (512 px bool)."""
-    probs = segment_square(segmenter, squares)
-    vmaps = np.stack([to_vessel_map(p) for p in probs])
-    expected = inpaint_cover(inpainter, vmaps)
+    networks.eval()
+    device = next(networks.parameters()).device
+    maps = []
+    for k in range(0, len(squares), batch):
+        x = torch.stack([to_input(s) for s in squares[k : k + batch]]).to(device)
+        maps.append(networks(x).cpu().numpy())
+    both = np.concatenate(maps)
+    vmaps, expected = both[:, 0], both[:, 1]
     out = []
     for v, e, fov, square in zip(vmaps, expected, fovs, squares, strict=True):
         small = F.avg_pool2d(torch.from_numpy(fov.astype(np.float32))[None, None], SEG_SIZE // MAP_SIZE)[0, 0]

@@ -23,11 +23,12 @@ def _efiqa_adapter(
     hidden: int = 64,
     kernel: int = 3,
     detail: bool = True,
+    encoder_dropout: float = 0.0,
 ) -> EFIQAAdapter:
     """EFIQA stage 2 with the default encoder (:class:`FundusConvEncoder`, SimMIM-pre-trained), the fixed detail
-    statistics and a shallow head."""
+    statistics and a shallow head (``encoder_dropout``: see :class:`EFIQAAdapter`, training only)."""
     encoder = PatchFeatureEncoder(FundusConvEncoder(channels, img_size), img_size=img_size)
-    return EFIQAAdapter(encoder, hidden=hidden, kernel=kernel, detail=detail)
+    return EFIQAAdapter(encoder, hidden=hidden, kernel=kernel, detail=detail, encoder_dropout=encoder_dropout)
 
 
 def _efiqa_adapter_mae(

@@ -39,11 +39,16 @@ from monai_fiqa.engine.trainer import TrainConfig, train
 from monai_fiqa.metrics.functional import srcc
 
 __all__ = [
+    "AdapterHead",
     "PhotoSet",
     "VesselMapSet",
+    "adapter_feature_sets",
     "encode_all",
+    "evaluate_head",
+    "head_loss",
     "pretrain_mae",
     "pretrain_mim",
+    "save_adapter",
     "train_adapter",
     "train_inpainter",
     "train_vessel_segmenter",
@@ -318,7 +323,7 @@ def pretrain_mim(
     return hist
 
 
-class _Head(torch.nn.Module):
+class AdapterHead(torch.nn.Module):
     """The adapter seen from its cached features: what the trainer optimises (the frozen encoder is never run)."""
 
     def __init__(self, adapter: EFIQAAdapter) -> None:
@@ -342,12 +347,12 @@ class _FeatureSet(Dataset):
         return self.feats[i].float(), self.quality[i], self.mask[i]
 
 
-def _head_loss(head: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+def head_loss(head: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
     f, q, m = batch
     return (((torch.sigmoid(head(f)) - q) ** 2) * m).sum() / m.sum()
 
 
-def _evaluate_head(head: torch.nn.Module, data: _FeatureSet) -> dict[str, float]:
+def evaluate_head(head: torch.nn.Module, data: _FeatureSet) -> dict[str, float]:
     head.eval()
     with torch.no_grad():
         pred = torch.sigmoid(head(data.feats.float()))
@@ -418,14 +423,8 @@ def train_adapter(
     elif encoder is None:
         encoder = PatchFeatureEncoder(fundus_mae(), checkpoint=str(encoder_checkpoint), layers=layers)
     adapter = EFIQAAdapter(encoder, hidden=hidden, kernel=kernel, detail=detail, encoder_dropout=encoder_dropout)
-    feats, quality, weight = _features_and_targets(adapter, adapter_npz)
-    if val_npz is not None:
-        train_set, val_set = _FeatureSet(feats, quality, weight), _FeatureSet(*_features_and_targets(adapter, val_npz))
-    else:
-        n_val = max(32, len(feats) // 10)
-        train_set = _FeatureSet(feats[:-n_val], quality[:-n_val], weight[:-n_val])
-        val_set = _FeatureSet(feats[-n_val:], quality[-n_val:], weight[-n_val:])
-    head = _Head(adapter)
+    train_set, val_set = adapter_feature_sets(adapter, adapter_npz, val_npz)
+    head = AdapterHead(adapter)
     cfg = _config("efiqa_adapter", steps, batch_size, lr, val_every=max(100, steps // 5))
     hist = train(
         train_set,
@@ -435,10 +434,33 @@ def train_adapter(
         resume=resume,
         max_minutes=max_minutes,
         model=head,
-        compute_loss=_head_loss,
-        evaluate=_evaluate_head,
+        compute_loss=head_loss,
+        evaluate=evaluate_head,
         select="map_corr",
     )
-    load_weights(head, Path(out) / "best_model.pt")
-    torch.save(adapter.state_dict(), Path(out) / "adapter.pt")
+    save_adapter(head, out)
     return hist
+
+
+def adapter_feature_sets(
+    adapter: EFIQAAdapter, adapter_npz: str | Path, val_npz: str | Path | None = None
+) -> tuple[_FeatureSet, _FeatureSet]:
+    """Training and validation sets of the adapter's frozen features and stage-1 targets.
+
+    With ``val_npz`` (photographs the training set never saw) it validates; without it the last 10 % of
+    ``adapter_npz`` do (they share eyes with the rest).
+    """
+    feats, quality, weight = _features_and_targets(adapter, adapter_npz)
+    if val_npz is not None:
+        return _FeatureSet(feats, quality, weight), _FeatureSet(*_features_and_targets(adapter, val_npz))
+    n_val = max(1, min(32, len(feats) // 2), len(feats) // 10)
+    train_set = _FeatureSet(feats[:-n_val], quality[:-n_val], weight[:-n_val])
+    return train_set, _FeatureSet(feats[-n_val:], quality[-n_val:], weight[-n_val:])
+
+
+def save_adapter(head: AdapterHead, out: str | Path) -> Path:
+    """Load the run's ``best_model.pt`` into ``head`` and write the full adapter (encoder + head) as ``adapter.pt``:
+    the file a bundle ships as ``models/stage2_adapter.pt``."""
+    load_weights(head, Path(out) / "best_model.pt")
+    torch.save(head.adapter.state_dict(), Path(out) / "adapter.pt")
+    return Path(out) / "adapter.pt"

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from monai_fiqa.engine.trainer import TrainConfig, evaluate_model, train
+from monai_fiqa.engine.trainer import BundleTrainer, TrainConfig, evaluate_model, train
 
-__all__ = ["TrainConfig", "evaluate_model", "train"]
+__all__ = ["BundleTrainer", "TrainConfig", "evaluate_model", "train"]

@@ -30,7 +30,9 @@ from monai_fiqa.results import QualityResult, grade_from_score
 from monai_fiqa.viz import overlay_map, save_png
 
 __all__ = [
+    "ASSESS_ERRORS",
     "IMAGE_SUFFIXES",
+    "ResultsWriter",
     "assess_folder",
     "evaluate_csv",
     "find_images",
@@ -130,6 +132,40 @@ def _csv_row(key: str, v: dict[str, Any], columns: Iterable[str]) -> list[Any]:
     return [key if i == 0 else values[c] for i, c in enumerate(columns)]
 
 
+class ResultsWriter:
+    """``results.json``, ``results.csv`` and a picture per item in ``output_dir``: what a folder run leaves behind.
+
+    One writer for :func:`assess_folder` and for the bundle workflow's
+    :class:`~monai_fiqa.engine.workflow.QualityResultWriter`, so both runs write the same files.
+    """
+
+    def __init__(self, output_dir: str | Path, kind: str) -> None:
+        if kind not in _KINDS:
+            raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
+        self.out, self.kind = Path(output_dir), _KINDS[kind]
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.results: dict[str, Any] = {}
+
+    def add(self, key: str, result: QualityResult | None, error: str | None = None, picture: np.ndarray | None = None):
+        """Record one item: its result (and picture), or the error that stopped it."""
+        if result is None:
+            self.results[key] = {"error": error or "not assessed"}
+            return
+        self.results[key] = result.to_dict()
+        if picture is not None:
+            save_png(picture, self.out / self.kind.picture_name(key))
+
+    def close(self) -> Path:
+        """Write ``results.json`` and ``results.csv``; returns the path of ``results.json``."""
+        (self.out / "results.json").write_text(json.dumps(self.results, indent=2))
+        with (self.out / "results.csv").open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(self.kind.csv_columns)
+            for k, v in self.results.items():
+                w.writerow(_csv_row(k, v, self.kind.csv_columns))
+        return self.out / "results.json"
+
+
 def assess_folder(assessor: Any, input_dir: str | Path, output_dir: str | Path, maps: bool = True) -> Path:
     """Assess every item of ``input_dir``; write ``results.json``, ``results.csv`` and a picture per item.
 
@@ -139,29 +175,19 @@ def assess_folder(assessor: Any, input_dir: str | Path, output_dir: str | Path, 
     Returns:
         Path of ``results.json``.
     """
-    kind = _KINDS[input_kind(assessor)]
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {}
+    kind_name = input_kind(assessor)
+    kind = _KINDS[kind_name]
+    writer = ResultsWriter(output_dir, kind_name)
     for key, src in tqdm(kind.find(input_dir).items(), desc="assess", unit="item"):
         try:
             item = kind.read(src)
             r = assessor.assess(item)
         except ASSESS_ERRORS as exc:
-            results[key] = {"error": str(exc)}
+            writer.add(key, None, str(exc))
             continue
-        results[key] = r.to_dict()
         make_picture = getattr(assessor, "preview", kind.picture)  # a model may draw its own (slice montages)
-        picture = make_picture(item, r) if maps else None
-        if picture is not None:
-            save_png(picture, out / kind.picture_name(key))
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    with (out / "results.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(kind.csv_columns)
-        for k, v in results.items():
-            w.writerow(_csv_row(k, v, kind.csv_columns))
-    return out / "results.json"
+        writer.add(key, r, picture=make_picture(item, r) if maps else None)
+    return writer.close()
 
 
 def _labelled_rows(assessor: Any, csv_path: str | Path) -> list[tuple[Path, float, str | None, dict[str, str]]]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,7 +15,15 @@ from monai_fiqa.fundus.physics import DEGRADATIONS
 from monai_fiqa.io.quality_csv import read_quality_csv, split_by_source
 from monai_fiqa.registry import create_model
 
-__all__ = ["fthnet_loss", "train_from_csvs"]
+__all__ = [
+    "FTHNetData",
+    "fthnet_datasets",
+    "fthnet_loss",
+    "fthnet_network",
+    "fthnet_step_loss",
+    "severity_kinds",
+    "train_from_csvs",
+]
 
 
 def fthnet_loss(
@@ -44,6 +53,64 @@ def fthnet_loss(
     return loss
 
 
+@dataclass
+class FTHNetData:
+    """The datasets of a run, split by source, and the split's sizes (test sources listed by path)."""
+
+    train: FundusQualityDataset
+    val: FundusQualityDataset | None
+    split: dict
+
+
+def severity_kinds(config: TrainConfig) -> tuple[str, ...]:
+    """The degradation kinds the network's severity head regresses (none when the auxiliary loss is off)."""
+    return tuple(DEGRADATIONS) if config.severity_weight > 0 else ()
+
+
+def fthnet_network(config: TrainConfig) -> torch.nn.Module:
+    """The network a run trains: ``config.model`` at ``config.img_size`` with the severity head of the kinds."""
+    return create_model(config.model, img_size=config.img_size, severity_kinds=severity_kinds(config))
+
+
+def fthnet_step_loss(config: TrainConfig) -> Callable[[torch.nn.Module, tuple], torch.Tensor]:
+    """``loss(model, batch)`` with the config's severity and ranking weights."""
+    return lambda m, b: fthnet_loss(m, b, config.severity_weight, config.rank_weight)
+
+
+def fthnet_datasets(
+    csvs: Sequence[str | Path],
+    out: str | Path,
+    config: TrainConfig,
+    val_fraction: float = 0.1,
+    folds: int = 0,
+    fold: int = 0,
+) -> FTHNetData:
+    """Read the CSVs, split by source (or the paper's k-fold protocol) and build the datasets (cached in ``out``)."""
+    records = [r for c in csvs for r in read_quality_csv(c)]
+    if not records:
+        raise ValueError("no labelled images in the given CSVs")
+    if folds:
+        train_r, val_r, test_r = split_by_source(records, (0.8, 0.15, 0.05), seed=config.seed, fold=fold)
+    else:
+        train_r, val_r = split_by_source(records, (1 - val_fraction, val_fraction), seed=config.seed)
+        test_r = []
+    print(f"{len(records)} images: train {len(train_r)}, val {len(val_r)}, test {len(test_r)} (split by source)")
+    cache = Path(out) / "cache"  # decoded squares and zoom windows: a resumed run starts in seconds
+    train_ds = FundusQualityDataset(
+        train_r,
+        config.img_size,
+        train=True,
+        seed=config.seed,
+        zoom_prob=config.zoom_prob,
+        severity_kinds=severity_kinds(config),
+        cache_dir=cache,
+        with_groups=config.rank_weight > 0,
+    )
+    val_ds = FundusQualityDataset(val_r, config.img_size, train=False, cache_dir=cache) if val_r else None
+    split = {"train": len(train_r), "val": len(val_r), "test": [str(r.path) for r in test_r]}
+    return FTHNetData(train_ds, val_ds, split)
+
+
 def train_from_csvs(
     csvs: Sequence[str | Path],
     out: str | Path,
@@ -71,39 +138,17 @@ def train_from_csvs(
     Returns:
         Training history, with the split sizes under ``split``.
     """
-    records = [r for c in csvs for r in read_quality_csv(c)]
-    if not records:
-        raise ValueError("no labelled images in the given CSVs")
-    if folds:
-        train_r, val_r, test_r = split_by_source(records, (0.8, 0.15, 0.05), seed=config.seed, fold=fold)
-    else:
-        train_r, val_r = split_by_source(records, (1 - val_fraction, val_fraction), seed=config.seed)
-        test_r = []
-    print(f"{len(records)} images: train {len(train_r)}, val {len(val_r)}, test {len(test_r)} (split by source)")
-    kinds = tuple(DEGRADATIONS) if config.severity_weight > 0 else ()
-    model = create_model(config.model, img_size=config.img_size, severity_kinds=kinds)
-    cache = Path(out) / "cache"  # decoded squares and zoom windows: a resumed run starts in seconds
-    train_ds = FundusQualityDataset(
-        train_r,
-        config.img_size,
-        train=True,
-        seed=config.seed,
-        zoom_prob=config.zoom_prob,
-        severity_kinds=kinds,
-        cache_dir=cache,
-        with_groups=config.rank_weight > 0,
-    )
-    val_ds = FundusQualityDataset(val_r, config.img_size, train=False, cache_dir=cache) if val_r else None
+    data = fthnet_datasets(csvs, out, config, val_fraction, folds, fold)
     history = train(
-        train_ds,
-        val_ds,
+        data.train,
+        data.val,
         out,
         config,
         resume=resume,
         max_minutes=max_minutes,
         init=init,
-        model=model,
-        compute_loss=lambda m, b: fthnet_loss(m, b, config.severity_weight, config.rank_weight),
+        model=fthnet_network(config),
+        compute_loss=fthnet_step_loss(config),
     )
-    history["split"] = {"train": len(train_r), "val": len(val_r), "test": [str(r.path) for r in test_r]}
+    history["split"] = data.split
     return history

@@ -1,0 +1,91 @@
+"""How an FTHNet-style score-regression network is applied to a photograph: multi-crop score and coarse map.
+
+Why these choices:
+* deterministic test-time averaging - a fixed grid of crops (four corners and the centre of a 6 % larger square,
+  each also flipped) instead of random crops, so the same image always gets the same score;
+* coarse quality map - the same network scores a 3x3 grid of overlapping half-size windows (the FOV square
+  at twice the input size, crops at the input size); the 3x3 scores are upsampled bilinearly to the photograph.
+  It says *where* quality is lower at the scale of a quarter of the retina; it is not a pixel-level map;
+* a photograph that is not an in-distribution colour fundus image is still scored, and flagged (then graded reject).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from monai_fiqa.engine.workflow import QualityInferer
+from monai_fiqa.fthnet.dataset import CROP_MARGIN, normalise
+from monai_fiqa.fthnet.zoom import window_views
+from monai_fiqa.fundus.checks import FundusInput
+from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square, square_to_image
+from monai_fiqa.results import Scored
+
+__all__ = ["FTHNetInferer"]
+
+
+class FTHNetInferer(QualityInferer):
+    """Score, per-kind degradation severities and coarse map of one checked photograph.
+
+    Args:
+        img_size: network input side S; the network maps (B, 3, S, S) -> (B, 1) MOS / 100.
+        tta: average the deterministic crop grid (else one centre view).
+        quality_map: compute the coarse 3x3 map.
+        model_name: reported in ``params``.
+    """
+
+    def __init__(self, img_size: int = 384, tta: bool = True, quality_map: bool = True, model_name: str = "fthnet"):
+        super().__init__()
+        self.img_size, self.tta, self.want_map, self.model_name = img_size, tta, quality_map, model_name
+
+    @torch.no_grad()
+    def scores_and_severities(
+        self, squares: Sequence[np.ndarray], network: torch.nn.Module
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        """0-100 score per view and, for a network with the severity head, each kind's mean severity."""
+        device = next(network.parameters()).device
+        x = torch.stack([normalise(s) for s in squares]).to(device)
+        kinds = tuple(getattr(network, "severity_kinds", ()))
+        if not kinds:
+            return (network(x).squeeze(1).clamp(0.0, 1.0) * 100.0).cpu().numpy(), {}
+        score, severities = network.score_and_severities(x)
+        per_kind = severities.mean(0).cpu().numpy()
+        return (score.squeeze(1).clamp(0.0, 1.0) * 100.0).cpu().numpy(), {
+            k: round(float(v), 3) for k, v in zip(kinds, per_kind, strict=True)
+        }
+
+    def views(self, image: np.ndarray, box: tuple[int, int, int]) -> list[np.ndarray]:
+        """The test-time views: the crop grid of the slightly larger FOV square (and flips), or its centre."""
+        s = self.img_size
+        if not self.tta:
+            return [fundus_to_square(image, s, box)]
+        big = fundus_to_square(image, int(round(s * CROP_MARGIN)), box)
+        m = big.shape[0] - s
+        views = [big[r : r + s, c : c + s] for r, c in ((0, 0), (0, m), (m, 0), (m, m), (m // 2, m // 2))]
+        return views + [v[:, ::-1] for v in views]
+
+    def coarse_map(self, image: np.ndarray, box: tuple[int, int, int], network: torch.nn.Module) -> np.ndarray:
+        """The 3x3 window scores upsampled to the photograph, in [0, 1]."""
+        s = self.img_size
+        crops = window_views(fundus_to_square(image, 2 * s, box), s)
+        grid = self.scores_and_severities(crops, network)[0].reshape(3, 3) / 100.0
+        return square_to_image(grid, box, image.shape[:2], outside=None, align_corners=True)
+
+    def infer(self, loaded: FundusInput, network: torch.nn.Module) -> Scored:
+        image, fov, warnings = loaded.image, loaded.fov, loaded.warnings
+        box = fov_square_box(image, fov=fov)
+        views = self.views(image, box)
+        per_view, severities = self.scores_and_severities(views, network)
+        qmap = self.coarse_map(image, box, network) if self.want_map else None
+        params = {
+            "model": self.model_name,
+            "views": len(views),
+            "view_score_std": round(float(per_view.std()), 3),
+            "out_of_distribution": bool(warnings),
+            "warnings": warnings,
+        }
+        if severities:  # why the score is what it is: the estimated severity (0-1) of each degradation kind
+            params["degradations"] = severities
+        return Scored(float(per_view.mean()), qmap, params)
