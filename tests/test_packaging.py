@@ -11,7 +11,13 @@ import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 # distribution name -> module name where they differ
-MODULE = {"scikit-image": "skimage", "pillow": "PIL", "pydicom": "pydicom", "pyyaml": "yaml", "pytorch-ignite": "ignite"}
+MODULE = {
+    "scikit-image": "skimage",
+    "pillow": "PIL",
+    "pydicom": "pydicom",
+    "pyyaml": "yaml",
+    "pytorch-ignite": "ignite",
+}
 # needed at run time without being imported by us: MONAI's bundle CLI (`python -m monai.bundle run`) imports fire;
 # pydicom finds the pixel-data decoders as plugins (tests/test_io_transfer_syntaxes.py exercises each)
 RUNTIME_ONLY = {"fire", "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle"}
