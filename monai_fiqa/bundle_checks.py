@@ -88,11 +88,12 @@ def _schema_problems(folder: Path) -> list[str]:
     return []
 
 
-def _create_workflow(folder: Path, workflow_type: str, config: str, **overrides: object) -> Any:
+def _create_workflow(folder: Path, workflow_type: str, config: str | list[str], **overrides: object) -> Any:
     from monai.bundle import create_workflow
 
+    files = [config] if isinstance(config, str) else config
     return create_workflow(
-        config_file=str(folder / "configs" / config),
+        config_file=[str(folder / "configs" / c) for c in files],
         workflow_type=workflow_type,
         bundle_root=str(folder),
         meta_file=str(folder / "configs" / "metadata.json"),
@@ -101,14 +102,18 @@ def _create_workflow(folder: Path, workflow_type: str, config: str, **overrides:
     )
 
 
-def workflow_problems(folder: str | Path, workflow_type: str, config: str, **overrides: object) -> list[str]:
-    """``create_workflow`` of ``configs/<config>`` and its ``check_properties()``: each required key it lacks."""
+def workflow_problems(
+    folder: str | Path, workflow_type: str, config: str | list[str], **overrides: object
+) -> list[str]:
+    """``create_workflow`` of ``configs/<config>`` (a list: stacked, later files override) and its
+    ``check_properties()``: each required key it lacks."""
+    name = config if isinstance(config, str) else " + ".join(config)
     try:
         wf = _create_workflow(Path(folder), workflow_type, config, **overrides)
         missing = wf.check_properties() or []
     except Exception as exc:  # MONAI raises KeyError/ValueError/RuntimeError naming the key or component
-        return [f"{config}: create_workflow({workflow_type!r}) failed: {type(exc).__name__}: {exc}"[:400]]
-    return [f"{config}: required property {m!r} is missing" for m in missing]
+        return [f"{name}: create_workflow({workflow_type!r}) failed: {type(exc).__name__}: {exc}"[:400]]
+    return [f"{name}: required property {m!r} is missing" for m in missing]
 
 
 def _train_problems(folder: Path) -> list[str]:
@@ -166,6 +171,8 @@ def check_bundle(folder: str | Path, train: bool = True) -> list[str]:
     if problems:
         return problems
     problems += workflow_problems(folder, "infer", "inference.json")
+    if (folder / "configs" / "evaluate.json").is_file():  # stacked on inference.json: metrics on a labelled CSV
+        problems += workflow_problems(folder, "eval", ["inference.json", "evaluate.json"])
     if train:
         if not (folder / "configs" / "train.json").is_file():
             problems.append("missing configs/train.json")
