@@ -36,6 +36,7 @@ __all__ = [
     "assess_folder",
     "evaluate_csv",
     "find_images",
+    "find_items",
     "find_series",
     "input_kind",
 ]
@@ -132,6 +133,18 @@ def _csv_row(key: str, v: dict[str, Any], columns: Iterable[str]) -> list[Any]:
     return [key if i == 0 else values[c] for i, c in enumerate(columns)]
 
 
+def _kind(kind: str) -> _ItemKind:
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
+    return _KINDS[kind]
+
+
+def find_items(folder: str | Path, kind: str) -> dict[str, Any]:
+    """The items of a folder run, by path relative to ``folder``: photographs (``kind="image"``) or NIfTI files and
+    DICOM series (``kind="volume"``)."""
+    return _kind(kind).find(folder)
+
+
 class ResultsWriter:
     """``results.json``, ``results.csv`` and a picture per item in ``output_dir``: what a folder run leaves behind.
 
@@ -140,9 +153,7 @@ class ResultsWriter:
     """
 
     def __init__(self, output_dir: str | Path, kind: str) -> None:
-        if kind not in _KINDS:
-            raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
-        self.out, self.kind = Path(output_dir), _KINDS[kind]
+        self.out, self.kind = Path(output_dir), _kind(kind)
         self.out.mkdir(parents=True, exist_ok=True)
         self.results: dict[str, Any] = {}
 

@@ -27,7 +27,8 @@ from monai.config import KeysCollection
 from monai.inferers import Inferer
 from monai.transforms import MapTransform
 
-from monai_fiqa.engine.runners import _KINDS, ASSESS_ERRORS, ResultsWriter
+from monai_fiqa.engine import runners
+from monai_fiqa.engine.runners import ASSESS_ERRORS, ResultsWriter
 from monai_fiqa.results import QualityResult, Scored, require_thresholds
 from monai_fiqa.viz import overlay_map
 
@@ -50,9 +51,7 @@ ERROR_KEY = "error"  # why the item could not be assessed
 def find_items(dataset_dir: str | Path, kind: str) -> list[dict[str, Any]]:
     """The dataset of a folder run: ``{"name", "image"}`` per photograph (``kind="image"``) or per NIfTI file /
     DICOM series (``kind="volume"``), in the folder runner's order."""
-    if kind not in _KINDS:
-        raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
-    return [{NAME_KEY: key, "image": src} for key, src in _KINDS[kind].find(dataset_dir).items()]
+    return [{NAME_KEY: key, "image": src} for key, src in runners.find_items(dataset_dir, kind).items()]
 
 
 class LoadQualityItemd(MapTransform):
