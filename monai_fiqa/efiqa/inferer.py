@@ -16,7 +16,7 @@ from PIL import Image
 
 from monai_fiqa.efiqa.inpainting_prior import GRID, MAP_SIZE, TAU, Stage1Networks, stage1_map, to_map_grid
 from monai_fiqa.efiqa.vessel_segmentation import SEG_SIZE, square_mask, to_input
-from monai_fiqa.engine.workflow import QualityInferer
+from monai_fiqa.engine.workflow import QualityInferer, network_device
 from monai_fiqa.fundus.checks import FundusInput
 from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square, square_to_image
 from monai_fiqa.results import Scored
@@ -65,7 +65,7 @@ class EFIQAInferer(QualityInferer):
         small = (
             to_map_grid(square512) if side == MAP_SIZE else np.asarray(Image.fromarray(square512).resize((side, side)))
         )
-        x = to_input(small)[None].to(next(network.parameters()).device)
+        x = to_input(small)[None].to(network_device(network))
         quality = network(x)[0, 0].cpu().numpy().astype(np.float32)
         weight = cell_weights(fov512)
         quality[weight < 0.5] = 1.0

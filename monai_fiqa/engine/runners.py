@@ -39,6 +39,7 @@ __all__ = [
     "find_items",
     "find_series",
     "input_kind",
+    "photo_overlay",
 ]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".dcm"}
@@ -95,8 +96,15 @@ class _ItemKind:
     csv_columns: tuple[str, ...]
 
 
+def photo_overlay(photo: Any, result: QualityResult) -> np.ndarray | None:
+    """The picture beside a photograph's result: its quality map over the photograph (a ``FundusInput`` or array)."""
+    if result.quality_map is None:
+        return None
+    return overlay_map(np.asarray(getattr(photo, "image", photo)), result.quality_map)
+
+
 def _image_picture(path: Path, r: QualityResult) -> np.ndarray | None:
-    return overlay_map(read_rgb(path)[0], r.quality_map) if r.quality_map is not None else None
+    return photo_overlay(read_rgb(path)[0], r)
 
 
 def _volume_picture(vol: Volume, r: QualityResult) -> np.ndarray | None:

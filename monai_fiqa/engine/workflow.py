@@ -28,9 +28,8 @@ from monai.inferers import Inferer
 from monai.transforms import MapTransform
 
 from monai_fiqa.engine import runners
-from monai_fiqa.engine.runners import ASSESS_ERRORS, ResultsWriter
+from monai_fiqa.engine.runners import ASSESS_ERRORS, ResultsWriter, photo_overlay
 from monai_fiqa.results import QualityResult, Scored, require_thresholds
-from monai_fiqa.viz import overlay_map
 
 __all__ = [
     "ERROR_KEY",
@@ -40,6 +39,7 @@ __all__ = [
     "QualityInferer",
     "QualityResultWriter",
     "find_items",
+    "network_device",
     "photo_overlay",
     "prepare_item",
 ]
@@ -124,11 +124,9 @@ class GradeQualityd(MapTransform):
         return d
 
 
-def photo_overlay(photo: Any, result: QualityResult) -> np.ndarray | None:
-    """The picture beside a photograph's result: its quality map over the photograph (a ``FundusInput`` or array)."""
-    if result.quality_map is None:
-        return None
-    return overlay_map(np.asarray(getattr(photo, "image", photo)), result.quality_map)
+def network_device(network: torch.nn.Module) -> torch.device:
+    """Where a network's weights are (the inputs go there)."""
+    return next(network.parameters()).device
 
 
 class QualityResultWriter:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from monai_fiqa.engine.workflow import QualityInferer
+from monai_fiqa.engine.workflow import QualityInferer, network_device
 from monai_fiqa.fthnet.dataset import CROP_MARGIN, normalise
 from monai_fiqa.fthnet.zoom import window_views
 from monai_fiqa.fundus.checks import FundusInput
@@ -45,7 +45,7 @@ class FTHNetInferer(QualityInferer):
         self, squares: Sequence[np.ndarray], network: torch.nn.Module
     ) -> tuple[np.ndarray, dict[str, float]]:
         """0-100 score per view and, for a network with the severity head, each kind's mean severity."""
-        device = next(network.parameters()).device
+        device = network_device(network)
         x = torch.stack([normalise(s) for s in squares]).to(device)
         kinds = tuple(getattr(network, "severity_kinds", ()))
         if not kinds:

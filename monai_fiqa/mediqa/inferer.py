@@ -24,7 +24,7 @@ from monai_fiqa.ctmr.artefacts import ARTEFACT_NAMES, ARTEFACTS, artefacts_for, 
 from monai_fiqa.ctmr.preprocessing import INPUT_SIZE, prepare_slice
 from monai_fiqa.ctmr.prompts import prompt_from_meta
 from monai_fiqa.ctmr.slices import evenly_spaced, fuse_slice_scores, select_salient_slices, slice_saliency
-from monai_fiqa.engine.workflow import QualityInferer
+from monai_fiqa.engine.workflow import QualityInferer, network_device
 from monai_fiqa.io.volumes import Volume
 from monai_fiqa.mediqa.network import PREDICTED_ANATOMIES, MedIQA
 from monai_fiqa.results import Scored
@@ -72,7 +72,7 @@ class MedIQAInferer(QualityInferer):
 
     def _inputs(self, net: MedIQA, vol: Volume, modality: str, slices: np.ndarray) -> torch.Tensor:
         batch = [prepare_slice(vol.array[:, :, int(z)], modality, None, self.img_size) for z in slices]
-        return torch.from_numpy(np.stack(batch)).to(_device(net))
+        return torch.from_numpy(np.stack(batch)).to(network_device(net))
 
     @staticmethod
     def _has_hu_air(vol: Volume) -> bool:
@@ -152,7 +152,7 @@ class MedIQAInferer(QualityInferer):
         slices = self._pick_slices(vol, saliency)
         warnings = self._input_warnings(vol, saliency[slices])
         xin = self._inputs(net, vol, modality, slices)
-        device = _device(net)
+        device = network_device(net)
         ids = torch.tensor([resolved.ids()] * len(slices), device=device)
         matrix = torch.full((len(slices),), float(max(vol.array.shape[:2])), device=device)
         with torch.no_grad():
@@ -211,7 +211,3 @@ def _physical_parameters(severity: np.ndarray, modality: str, is_3d: bool) -> di
         for i, name in enumerate(ARTEFACT_NAMES)
         if name in applicable
     }
-
-
-def _device(net: torch.nn.Module) -> torch.device:
-    return next(net.parameters()).device
