@@ -13,7 +13,13 @@ def _synth(args: argparse.Namespace) -> int:
     from monai_fiqa.fundus.synth_set import make_labelled_set
 
     csv_path = make_labelled_set(
-        args.n, args.out, size=args.size, seed=args.seed, real_images=args.images, camera_prob=args.camera_prob
+        args.n,
+        args.out,
+        size=args.size,
+        seed=args.seed,
+        real_images=args.images,
+        camera_prob=args.camera_prob,
+        ladder_rungs=args.ladder_rungs,
     )
     print(f"wrote {args.n} images, labels {csv_path}, contact sheet {Path(args.out) / 'contact_sheet.png'}")
     return 0
@@ -94,6 +100,9 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--images", nargs="*", default=[], help="real photographs to degrade instead of rendering")
     s.add_argument(
         "--camera-prob", type=float, default=0.0, help="share re-recorded by a random other camera (fundus.camera)"
+    )
+    s.add_argument(
+        "--ladder-rungs", type=int, default=0, help="> 1: write n / rungs severity ladders (one kind varied in each)"
     )
     s.set_defaults(func=_synth)
 

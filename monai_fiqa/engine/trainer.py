@@ -29,6 +29,7 @@ __all__ = [
     "TrainConfig",
     "evaluate_model",
     "make_optimizer",
+    "predict_scores",
     "train",
     "train_step",
     "training_step_loss",
@@ -111,13 +112,16 @@ def train_step(
 
 
 @torch.no_grad()
+def predict_scores(model: torch.nn.Module, data: torch.utils.data.Dataset, batch_size: int = 16) -> np.ndarray:
+    """The model's scores (MOS scale, 0-100) for a dataset of (image, MOS / 100, ...) items, in order."""
+    model.eval()
+    preds = [model(x).squeeze(1) for x, *_ in DataLoader(data, batch_size=batch_size, shuffle=False)]
+    return torch.cat(preds).float().numpy() * 100.0
+
+
 def evaluate_model(model: torch.nn.Module, data: torch.utils.data.Dataset, batch_size: int = 16) -> dict[str, float]:
     """SRCC / PLCC / RMSE (MOS scale) of a model on a dataset of (image, MOS / 100, ...) items with ``targets``."""
-    model.eval()
-    preds = []
-    for x, *_ in DataLoader(data, batch_size=batch_size, shuffle=False):
-        preds.append(model(x).squeeze(1))
-    p = torch.cat(preds).numpy() * 100.0
+    p = predict_scores(model, data, batch_size)
     t = data.targets.numpy() * 100.0
     return {"srcc": srcc(p, t), "plcc": plcc(p, t), "rmse": rmse(p, t), "n": int(len(t))}
 

@@ -77,6 +77,12 @@ def severity_targets(record: QualityRecord, kinds: Sequence[str]) -> tuple[np.nd
     return targets, weights, regional
 
 
+def _group_key(record: QualityRecord) -> str:
+    """The ranking group of a row: its severity ladder (``monai-fiqa synth --ladder-rungs``), else its source."""
+    ladder = record.row.get("ladder", "")
+    return f"{record.row.get('_csv_dir', '')}#ladder{ladder}" if ladder != "" else f"source:{record.source}"
+
+
 def _cached(cache: Path | None, name: str, build: Callable[[], np.ndarray]) -> np.ndarray:
     """``build()``, or the array saved under ``cache/name.npy`` by an earlier run (memory-mapped, read-only)."""
     if cache is None:
@@ -132,7 +138,8 @@ class FundusQualityDataset(Dataset):
         self.images = _cached(cache, f"squares_{key}_{self.load_size}", self._load_squares)
         self.targets = torch.tensor([r.mos / 100.0 for r in self.records], dtype=torch.float32)
         self.severity_kinds = tuple(severity_kinds)
-        self.groups = source_groups([r.source for r in self.records])
+        self.groups = source_groups([_group_key(r) for r in self.records])
+        self.in_ladder = np.array([r.row.get("ladder", "") != "" for r in self.records])
         self.with_groups = with_groups
         self.severities = [severity_targets(r, self.severity_kinds) for r in self.records] if severity_kinds else []
         self.rng = np.random.default_rng(seed)
@@ -166,8 +173,8 @@ class FundusQualityDataset(Dataset):
         for i, (r, w) in enumerate(
             tqdm(zip(self.records, windows, strict=True), total=len(self.records), desc="zoom views", leave=False)
         ):
-            view = zoom_sample(r, self.img_size, int(w))
-            if view is not None:
+            view = None if self.in_ladder[i] else zoom_sample(r, self.img_size, int(w))
+            if view is not None:  # ladder rungs are shown whole: a zoomed rung would leave its ladder
                 images[i], mos[i] = view
         return images, mos
 
@@ -185,20 +192,35 @@ class FundusQualityDataset(Dataset):
             item += (torch.tensor(NO_GROUP if zoomed else self.groups[i]),)
         return item
 
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, ...]]:
+        """A batch (PyTorch's batched fetch): the rungs of one ladder share their crop and flips, so that a pair
+        differs only by the varied degradation."""
+        views: dict[int, tuple[int, int, bool, bool]] = {}
+        items = []
+        for i in indices:
+            if self.train and self.in_ladder[i]:
+                view = views.setdefault(self.groups[i], self._random_view())
+                items.append(self._item(i, normalise(self._crop(self.images[i], view)), self.targets[i : i + 1], False))
+            else:
+                items.append(self[i])
+        return items
+
+    def _random_view(self) -> tuple[int, int, bool, bool]:
+        m = self.load_size - self.img_size
+        r, c = self.rng.integers(0, m + 1, 2)
+        return int(r), int(c), bool(self.rng.random() < 0.5), bool(self.rng.random() < 0.5)
+
+    def _crop(self, img: np.ndarray, view: tuple[int, int, bool, bool]) -> np.ndarray:
+        r, c, flip_lr, flip_ud = view
+        img = img[r : r + self.img_size, c : c + self.img_size]
+        return img[:: -1 if flip_ud else 1, :: -1 if flip_lr else 1]
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
-        has_zoom = self.zoom_mos is not None and np.isfinite(self.zoom_mos[i])
+        has_zoom = self.zoom_mos is not None and np.isfinite(self.zoom_mos[i]) and not self.in_ladder[i]
         if has_zoom and self.rng.random() < self.zoom_prob:
             img, mos = self.zoom_images[i], float(self.zoom_mos[i])
             if self.rng.random() < 0.5:
                 img = img[:, ::-1]
             return self._item(i, normalise(img), torch.tensor([mos / 100.0], dtype=torch.float32), True)
-        img = self.images[i]
-        if self.train:
-            m = self.load_size - self.img_size
-            r, c = self.rng.integers(0, m + 1, 2)
-            img = img[r : r + self.img_size, c : c + self.img_size]
-            if self.rng.random() < 0.5:
-                img = img[:, ::-1]
-            if self.rng.random() < 0.5:
-                img = img[::-1]
+        img = self._crop(self.images[i], self._random_view()) if self.train else self.images[i]
         return self._item(i, normalise(img), self.targets[i : i + 1], False)

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from monai_fiqa.engine.ranking import pairwise_rank_loss
-from monai_fiqa.engine.trainer import TrainConfig, train
+from monai_fiqa.engine.ranking import NO_GROUP, pairwise_rank_loss
+from monai_fiqa.engine.trainer import TrainConfig, predict_scores, train
 from monai_fiqa.fthnet.dataset import FundusQualityDataset
 from monai_fiqa.fundus.physics import DEGRADATIONS
-from monai_fiqa.io.quality_csv import read_quality_csv, split_by_source
+from monai_fiqa.io.quality_csv import QualityRecord, read_quality_csv, split_by_source
+from monai_fiqa.metrics.functional import plcc, rmse, srcc
 from monai_fiqa.registry import create_model
 
 __all__ = [
     "FTHNetData",
+    "evaluate_fthnet",
     "fthnet_datasets",
     "fthnet_loss",
     "fthnet_network",
     "fthnet_step_loss",
+    "ladder_spearman",
     "severity_kinds",
     "train_from_csvs",
 ]
@@ -31,11 +36,13 @@ def fthnet_loss(
 ) -> torch.Tensor:
     """SmoothL1 on MOS / 100, plus the severity and ranking terms the batch and weights ask for.
 
-    The batch is (images, MOS / 100[, severities, weights][, source groups]) as
+    The batch is (images, MOS / 100[, severities, weights][, groups]) as
     :class:`~monai_fiqa.fthnet.dataset.FundusQualityDataset` returns it.  The severity term (``severity_weight``)
-    is SmoothL1 averaged over the (row, kind) pairs whose severity is known (synth rows; a site's CSV has none);
-    the ranking term (``rank_weight``, needs the groups as the last element) is
-    :func:`~monai_fiqa.engine.ranking.pairwise_rank_loss` within each source's copies.
+    is the squared error averaged over the (row, kind) pairs whose severity is known (synth rows; a site's CSV has
+    none) - squared, because most of a row's severities are exactly 0 and an L1-type loss settles on predicting
+    that median everywhere.  The ranking term (``rank_weight``, needs the groups as the last element) is
+    :func:`~monai_fiqa.engine.ranking.pairwise_rank_loss` within each group (a severity ladder or one source's
+    copies): on the score against the MOS and on each kind's severity output against its severity.
     """
     x, y = batch[:2]
     with_severities = severity_weight > 0 and getattr(model, "severity_head", None) is not None and len(batch) >= 4
@@ -46,11 +53,62 @@ def fthnet_loss(
     loss = torch.nn.functional.smooth_l1_loss(score.float(), y, beta=0.05)
     if severities is not None:
         targets, weights = batch[2], batch[3]
-        per_item = torch.nn.functional.smooth_l1_loss(severities.float(), targets, beta=0.05, reduction="none")
+        per_item = torch.nn.functional.mse_loss(severities.float(), targets, reduction="none")
         loss = loss + severity_weight * (per_item * weights).sum() / weights.sum().clamp_min(1.0)
     if rank_weight > 0:
-        loss = loss + rank_weight * pairwise_rank_loss(score, y, batch[-1])
+        groups = batch[-1]
+        loss = loss + rank_weight * pairwise_rank_loss(score, y, groups)
+        if severities is not None:
+            loss = loss + rank_weight * _severity_rank_loss(severities.float(), batch[2], batch[3], groups)
     return loss
+
+
+def _severity_rank_loss(
+    severities: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, groups: torch.Tensor
+) -> torch.Tensor:
+    """Sum over kinds of the pairwise ranking of each kind's severity output within the groups (a sum: a batch of
+    a few ladders has pairs of a few kinds only, and a mean over all kinds would dilute them).
+
+    A pair is ordered by its true severity of that kind whatever else differs, so source groups take part as well
+    as ladders; rows whose severity of the kind is unknown (weight 0) take part in no pair.
+    """
+    terms = []
+    for k in range(severities.shape[1]):
+        known = torch.where(weights[:, k] > 0, groups, torch.full_like(groups, NO_GROUP))
+        terms.append(pairwise_rank_loss(severities[:, k], targets[:, k], known))
+    return torch.stack(terms).sum()
+
+
+def ladder_spearman(scores: Sequence[float], records: Sequence[QualityRecord]) -> dict[str, float]:
+    """Mean per-ladder Spearman of score against the varied kind's severity, per kind (``monai-fiqa synth
+    --ladder-rungs`` rows; the others are ignored).  Perfect ranking is -1: the score falls as severity rises."""
+    ladders: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, r in enumerate(records):
+        if r.row.get("ladder", "") != "":
+            ladders[(r.row.get("_csv_dir", ""), r.row["ladder"])].append(i)
+    per_kind: dict[str, list[float]] = defaultdict(list)
+    for members in ladders.values():
+        severity = [float(records[i].row["ladder_severity"]) for i in members]
+        if len(members) >= 3 and np.ptp(severity) > 0:
+            per_kind[records[members[0]].row["ladder_kind"]].append(srcc(np.asarray(scores)[members], severity))
+    return {kind: float(np.nanmean(values)) for kind, values in sorted(per_kind.items())}
+
+
+def evaluate_fthnet(model: torch.nn.Module, data: FundusQualityDataset, batch_size: int = 16) -> dict[str, float]:
+    """SRCC / PLCC / RMSE against the MOS and, where the set holds severity ladders, their per-kind Spearman.
+
+    ``selection`` (what picks ``best_model.pt``) is the SRCC, or with ladders the mean of the SRCC and the
+    negated mean ladder Spearman over kinds: the shipped model must both order photographs and rank every kind.
+    """
+    scores = predict_scores(model, data, batch_size)
+    truth = data.targets.numpy() * 100.0
+    metrics: dict[str, float] = {"srcc": srcc(scores, truth), "plcc": plcc(scores, truth), "rmse": rmse(scores, truth)}
+    metrics["n"] = len(truth)
+    ladders = ladder_spearman(scores, data.records)
+    metrics.update({f"ladder_{kind}": round(rho, 4) for kind, rho in ladders.items()})
+    metrics["ladder"] = -float(np.mean(list(ladders.values()))) if ladders else float("nan")
+    metrics["selection"] = (metrics["srcc"] + metrics["ladder"]) / 2 if ladders else metrics["srcc"]
+    return metrics
 
 
 @dataclass
@@ -149,6 +207,8 @@ def train_from_csvs(
         init=init,
         model=fthnet_network(config),
         compute_loss=fthnet_step_loss(config),
+        evaluate=lambda m, d: evaluate_fthnet(m, d, config.batch_size),
+        select="selection",
     )
     history["split"] = data.split
     return history
