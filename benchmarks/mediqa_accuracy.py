@@ -8,6 +8,10 @@ there are neighbouring slices) and scored through ``assess`` with the modality/a
 (NIfTI has no headers).  To keep the run short, a volume is represented by 21 slices evenly spread through it
 (thickness blur is applied to the full volume first); the assessor still picks its 7 salient slices among them.
 
+Artefacts with several physical models (CT dose and MR noise: the physical model, white and correlated
+image-domain noise; MR bias: TorchIO's cubic field and polynomial / coil / gradient / blob fields) get one ladder
+per model, reported as ``artefact:model`` (issue 25, item 6: a ranking must not depend on one simulator).
+
 Reported per artefact: mean per-source Spearman of score against severity, for MedIQA and, in the same run on the
 same inputs and slices, two classical no-reference baselines (noise: ``-estimate_sigma``; sharpness: mean gradient
 magnitude); SRCC of the estimated physical parameter against the true one (upstream head); salient vs evenly spaced
@@ -37,7 +41,7 @@ from skimage.restoration import estimate_sigma
 
 import monai_fiqa
 from benchmarks._common import write_results
-from monai_fiqa.ctmr.artefacts import ARTEFACT_NAMES, ARTEFACTS, artefacts_for, degrade_slab, severity_to_physical
+from monai_fiqa.ctmr.artefacts import ARTEFACTS, artefacts_for, degrade_slab, severity_to_physical
 from monai_fiqa.ctmr.build import TRAIN_VOLUMES
 from monai_fiqa.ctmr.preprocessing import foreground_mask, intensity_scale, prepare_slice, to_square
 from monai_fiqa.ctmr.synth_set import fidelity_score, phantom_source, pick_slices, random_fov_crop, rescale_matrix
@@ -129,9 +133,10 @@ def _subvolume(vol: np.ndarray, modality: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _degrade_volume(
-    vol: Volume, modality: str, artefact: str, severity: float, seed: int
+    vol: Volume, modality: str, artefact: str, severity: float, seed: int, variant: str | None = None
 ) -> tuple[np.ndarray, list[float]]:
-    """Degraded representative slices and the per-slice pseudo-score against the clean ones."""
+    """Degraded representative slices (by ``variant``, one of the artefact's physical models, if given) and the
+    per-slice pseudo-score against the clean ones."""
     arr = vol.array
     sev = {artefact: severity}
     if ARTEFACTS[artefact].needs_z:
@@ -144,7 +149,8 @@ def _degrade_volume(
     fidelity = []
     for i, z in enumerate(picks):
         rng = np.random.default_rng([seed, i])
-        out[:, :, i] = degrade_slab(arr[:, :, z : z + 1], vol.spacing, sev, rng) if sev else arr[:, :, z]
+        variants = {artefact: variant} if variant else None
+        out[:, :, i] = degrade_slab(arr[:, :, z : z + 1], vol.spacing, sev, rng, variants) if sev else arr[:, :, z]
         c = clean[:, :, i]
         scale = None if modality == "CT" else intensity_scale(c)
         if c.max() > c.min():
@@ -185,16 +191,17 @@ def _ladder(
     vol: Volume,
     modality: str,
     prompt: dict,
-    artefact: str,
+    kind: str,
     seed: int,
     params: dict,
     agree: dict,
 ) -> dict[str, list[float]]:
-    """Scores of one source along one artefact's severities (one seed); appends to ``params`` and ``agree``.
+    """Scores of one source along one ladder kind's severities (one seed); appends to ``params`` and ``agree``.
     ``even=None`` skips the evenly-spaced-slices comparison (half the network time; checkpoint selection)."""
+    artefact, _, variant = kind.partition(":")
     rows: dict[str, list[float]] = {k: [] for k in _columns(even)}
     for severity in SEVERITIES:
-        arr, fidelity = _degrade_volume(vol, modality, artefact, severity, seed)
+        arr, fidelity = _degrade_volume(vol, modality, artefact, severity, seed, variant or None)
         v = Volume(arr, vol.spacing, {}, "array")
         r = assessor.assess(v, prompt=prompt, quality_map=False)
         noise, sharp = _baselines(arr, r.params["slices"], modality)
@@ -202,8 +209,8 @@ def _ladder(
         rows["noise_baseline"].append(noise)
         rows["sharpness_baseline"].append(sharp)
         est = r.params["artefacts"][artefact]
-        params[artefact][0].append(severity_to_physical(artefact, severity))
-        params[artefact][1].append(est[ARTEFACTS[artefact].parameter])
+        params[kind][0].append(severity_to_physical(artefact, severity))
+        params[kind][1].append(est[ARTEFACTS[artefact].parameter])
         if even is not None:
             r_even = even.assess(v, prompt=prompt, quality_map=False)
             rows["even_slices"].append(r_even.score)
@@ -214,14 +221,24 @@ def _ladder(
     return rows
 
 
+def _ladder_kinds(modality: str, has_z: bool) -> list[str]:
+    """The artefacts of a modality, then ``artefact:variant`` for each other physical model of the artefacts that
+    have several (noise models, bias-field shapes): a ranking must not depend on one simulator."""
+    artefacts = artefacts_for(modality, has_z=has_z)
+    return artefacts + [f"{a}:{v}" for a in artefacts for v in ARTEFACTS[a].variants[1:]]
+
+
+LADDER_KINDS = tuple(dict.fromkeys(_ladder_kinds("CT", True) + _ladder_kinds("MR", True)))
+
+
 def run(assessor: MedIQAAssessor, even: MedIQAAssessor | None, sources: tuple = HELD_OUT, n_seeds: int = 3) -> dict:
     """Per-source Spearman of score against severity, the mean over ``n_seeds`` nuisance draws (motion direction,
     ghost axis, coil pattern, mask lines, metal position): one draw can rank by luck either way."""
-    per: dict[str, dict[str, list[float]]] = {a: {k: [] for k in _columns(even)} for a in ARTEFACT_NAMES}
-    params: dict[str, tuple[list[float], list[float]]] = {a: ([], []) for a in ARTEFACT_NAMES}
+    per: dict[str, dict[str, list[float]]] = {a: {k: [] for k in _columns(even)} for a in LADDER_KINDS}
+    params: dict[str, tuple[list[float], list[float]]] = {a: ([], []) for a in LADDER_KINDS}
     agree: dict[str, tuple[list[float], list[float], list[float]]] = {"salient": [], "even": [], "truth": []}  # type: ignore[dict-item]
     predictor: list[dict] = []
-    upstream_within: dict[str, list[float]] = {a: [] for a in ARTEFACT_NAMES}
+    upstream_within: dict[str, list[float]] = {a: [] for a in LADDER_KINDS}
     names = [h[0] for h in HELD_OUT + VALIDATION + VALIDATION_LOSO]
     for name, modality, anatomy in sources:
         seed = names.index(name) if name in names else len(names)  # a source's draws do not depend on the others
@@ -230,22 +247,21 @@ def run(assessor: MedIQAAssessor, even: MedIQAAssessor | None, sources: tuple = 
         predictor.append({"source": name, "true": modality, "predicted": clean.params["prompt"]["modality"],
                           "how": clean.params["prompt_source"].get("modality", "header")})  # fmt: skip
         prompt = {"modality": modality, **({"anatomy": anatomy} if anatomy != "unknown" else {})}
-        for artefact in artefacts_for(modality, has_z=vol.is_3d):
+        for kind in _ladder_kinds(modality, vol.is_3d):
             ladders, within = [], []
             for rep in range(n_seeds):
-                n0 = len(params[artefact][0])
-                rows = _ladder(
-                    assessor, even, vol, modality, prompt, artefact, seed + len(HELD_OUT) * rep, params, agree
-                )
+                n0 = len(params[kind][0])
+                rows = _ladder(assessor, even, vol, modality, prompt, kind, seed + len(HELD_OUT) * rep, params, agree)
                 ladders.append({k: _rho(v) for k, v in rows.items()})
-                within.append(_srcc(params[artefact][0][n0:], params[artefact][1][n0:]))
-            for k in per[artefact]:
-                per[artefact][k].append(float(np.mean([lad[k] for lad in ladders])))
-            upstream_within[artefact].append(float(np.mean(within)))
-            print(f"{name} {artefact}: " + ", ".join(f"{k} {v[-1]:+.2f}" for k, v in per[artefact].items()), flush=True)
+                within.append(_srcc(params[kind][0][n0:], params[kind][1][n0:]))
+            for k in per[kind]:
+                per[kind][k].append(float(np.mean([lad[k] for lad in ladders])))
+            upstream_within[kind].append(float(np.mean(within)))
+            print(f"{name} {kind}: " + ", ".join(f"{k} {v[-1]:+.2f}" for k, v in per[kind].items()), flush=True)
     summary = {
         a: {k: (float(np.mean(v)) if v else None) for k, v in d.items()} | {"n_sources": len(d["mediqa"])}
         for a, d in per.items()
+        if d["mediqa"]
     }
     upstream = {a: _srcc(t, e) for a, (t, e) in params.items() if len(t) > 2}
     comparison = {

@@ -239,3 +239,53 @@ def test_gibbs_alpha_removes_the_asked_energy_share(mr_slice: np.ndarray) -> Non
         kept = dist <= (1 - alpha) * max(img.shape) * np.sqrt(2) / 2  # MONAI GibbsNoise's disc
         removed = k2[~kept].sum() / k2.sum()
         assert 0.5 * share < removed <= share, f"{share}: removed {removed:.4f}"
+
+
+def _variant_kinds() -> list[tuple[str, str]]:
+    return [(name, v) for name, spec in ARTEFACTS.items() for v in spec.variants]
+
+
+@pytest.mark.parametrize(("name", "variant"), _variant_kinds())
+def test_every_physical_model_grows_with_severity(
+    mr_slice: np.ndarray, head_ct: np.ndarray, name: str, variant: str
+) -> None:
+    """Each noise model / bias-field shape: severity 0 is the identity and the error grows with severity."""
+    img = head_ct if ARTEFACTS[name].modality == "CT" else mr_slice
+    dev = []
+    for s in (0.0, 0.3, 0.6, 1.0):
+        rng = np.random.default_rng(5)
+        out = degrade_slab(img[:, :, None], (1.0, 1.0, 1.0), {name: s}, rng, {name: variant})
+        dev.append(float(np.abs(out - img).mean()))
+    assert dev[0] < 1e-3 * np.abs(img).mean(), f"{name}:{variant}: severity 0 must be the identity"
+    assert dev[1] < dev[2] < dev[3], f"{name}:{variant}: {dev}"
+
+
+def test_noise_models_share_the_snr_and_correlated_noise_is_smooth(mr_slice: np.ndarray) -> None:
+    sigma = mr.foreground_mean(mr_slice) / 20.0
+    inside = mr_slice > 0.5 * mr_slice.max()  # high signal: every model's noise is ~Gaussian with this sigma
+    lag1 = {}
+    for model in mr.NOISE_MODELS:
+        err = mr.mr_noise(mr_slice, 20.0, np.random.default_rng(1), model) - mr_slice
+        assert abs(err[inside].std() / sigma - 1.0) < 0.15, model
+        pairs = inside[:, :-1] & inside[:, 1:]
+        lag1[model] = float(np.corrcoef(err[:, :-1][pairs], err[:, 1:][pairs])[0, 1])
+    assert lag1["correlated"] > 0.3 > max(abs(lag1["rician"]), abs(lag1["gaussian"]))
+
+
+def test_bias_shapes_have_the_strength_of_the_cubic_field() -> None:
+    flat = np.ones((128, 128), np.float32)
+    for shape in mr.BIAS_SHAPES:
+        spread = [np.log(mr.mr_bias_field(flat, 0.5, np.random.default_rng(seed), shape)).std() for seed in range(10)]
+        assert np.median(spread) == pytest.approx(0.5 * 0.58, rel=0.05), shape
+
+
+def test_variant_draws_apply_only_when_asked() -> None:
+    src = phantom_source(21, "MR")
+    z = int(src.slices[len(src.slices) // 2])
+    same = [make_sample(src, np.random.default_rng(3), {"mr_noise": 0.5}, z=z, size=64) for _ in range(2)]
+    assert np.array_equal(same[0]["image"], same[1]["image"])
+    drawn = [
+        make_sample(src, np.random.default_rng(seed), {"mr_bias": 0.8}, z=z, size=64, variant_prob=1.0)["score"]
+        for seed in range(4)
+    ]
+    assert all(s < 99.0 for s in drawn)

@@ -41,6 +41,7 @@ def _synth_ctmr(args: argparse.Namespace) -> int:
         extra_dir=args.extra_mr,
         ladder_rungs=args.ladder_rungs,
         orientations=args.orientations,
+        variant_prob=args.variant_prob,
     )
     print(f"wrote {args.n} CT/MR samples to {out}")
     return 0
@@ -133,6 +134,12 @@ def _add_synth_ctmr(sub: argparse._SubParsersAction) -> None:
         "--orientations",
         action="store_true",
         help="real volumes also sliced coronally, sagittally and obliquely (near-isotropic ones)",
+    )
+    c.add_argument(
+        "--variant-prob",
+        type=float,
+        default=0.0,
+        help="share whose noise / bias field use another physical model (noise models, field shapes)",
     )
     c.set_defaults(func=_synth_ctmr)
 

@@ -18,7 +18,7 @@ import numpy as np
 from monai_fiqa.ctmr import ct_physics as ct
 from monai_fiqa.ctmr import mr_physics as mr
 
-__all__ = ["ARTEFACTS", "ArtefactSpec", "artefacts_for", "degrade_slab", "severity_to_physical"]
+__all__ = ["ARTEFACTS", "ArtefactSpec", "artefacts_for", "degrade_slab", "draw_variants", "severity_to_physical"]
 
 
 @dataclass(frozen=True)
@@ -32,21 +32,29 @@ class ArtefactSpec:
         to_physical: severity in [0, 1] -> physical value.
         apply: ``apply(slice, value, pixel_mm, rng) -> slice`` for in-plane artefacts (None for slab artefacts).
         needs_z: True when the artefact needs neighbouring slices (slice thickness).
+        variants: other physical models of the same artefact (noise models, field shapes) that ``apply`` takes as
+            ``variant=``; none named: the original model.  Training and validation sets draw them as nuisance.
     """
 
     name: str
     modality: str
     parameter: str
     to_physical: Callable[[float], float]
-    apply: Callable[[np.ndarray, float, float, np.random.Generator], np.ndarray] | None
+    apply: Callable[..., np.ndarray] | None
     needs_z: bool = False
+    variants: tuple[str, ...] = ()
 
 
 def _in_plane(fn: Callable[..., np.ndarray], uses_rng: bool = True) -> Callable[..., np.ndarray]:
-    """Adapt an MR function ``fn(slice, value[, rng])`` to the registry's ``apply(slice, value, pixel_mm, rng)``."""
+    """Adapt an MR function ``fn(slice, value[, rng][, variant])`` to the registry's
+    ``apply(slice, value, pixel_mm, rng[, variant=])``."""
 
-    def apply(x: np.ndarray, value: float, _pixel_mm: float, rng: np.random.Generator) -> np.ndarray:
-        return fn(x, value, rng) if uses_rng else fn(x, value)
+    def apply(
+        x: np.ndarray, value: float, _pixel_mm: float, rng: np.random.Generator, variant: str | None = None
+    ) -> np.ndarray:
+        if not uses_rng:
+            return fn(x, value)
+        return fn(x, value, rng) if variant is None else fn(x, value, rng, variant)
 
     return apply
 
@@ -61,15 +69,31 @@ def _energy_share(severity: float) -> float:
 ARTEFACTS: dict[str, ArtefactSpec] = {
     spec.name: spec
     for spec in (
-        ArtefactSpec("ct_dose", "CT", "dose fraction", lambda s: 10.0 ** (-1.7 * s), ct.ct_low_dose),
+        ArtefactSpec(
+            "ct_dose",
+            "CT",
+            "dose fraction",
+            lambda s: 10.0 ** (-1.7 * s),
+            ct.ct_low_dose,
+            variants=ct.DOSE_NOISE_MODELS,
+        ),
         ArtefactSpec("ct_metal", "CT", "metal insert diameter (mm)", lambda s: 10.0 * s, ct.ct_metal),
         ArtefactSpec("ct_thickness", "CT", "added slice thickness (mm)", lambda s: 9.0 * s, None, needs_z=True),
-        ArtefactSpec("mr_noise", "MR", "SNR", lambda s: 80.0 * (4.0 / 80.0) ** s, _in_plane(mr.mr_rician_noise)),
+        ArtefactSpec(
+            "mr_noise",
+            "MR",
+            "SNR",
+            lambda s: 80.0 * (4.0 / 80.0) ** s,
+            _in_plane(mr.mr_noise),
+            variants=mr.NOISE_MODELS,
+        ),
         ArtefactSpec("mr_motion", "MR", "k-space energy share after movement", _energy_share, _in_plane(mr.mr_motion)),
         ArtefactSpec("mr_ghosting", "MR", "ghost intensity", lambda s: 0.9 * s, _in_plane(mr.mr_ghosting)),
         ArtefactSpec("mr_undersampling", "MR", "acceleration R", lambda s: 1.0 + 3.0 * s, _in_plane(mr.mr_undersample)),
         ArtefactSpec("mr_gibbs", "MR", "k-space energy share truncated", _energy_share, _in_plane(mr.mr_gibbs, False)),
-        ArtefactSpec("mr_bias", "MR", "bias log-gain", lambda s: 0.8 * s, _in_plane(mr.mr_bias_field)),
+        ArtefactSpec(
+            "mr_bias", "MR", "bias log-gain", lambda s: 0.8 * s, _in_plane(mr.mr_bias_field), variants=mr.BIAS_SHAPES
+        ),
     )
 }
 
@@ -79,6 +103,11 @@ ARTEFACT_NAMES: tuple[str, ...] = tuple(ARTEFACTS)
 def artefacts_for(modality: str, has_z: bool = True) -> list[str]:
     """Artefact names that apply to a modality (slab artefacts only when neighbouring slices exist)."""
     return [n for n, a in ARTEFACTS.items() if a.modality == modality and (has_z or not a.needs_z)]
+
+
+def draw_variants(names: list[str], rng: np.random.Generator) -> dict[str, str]:
+    """One physical model per artefact of ``names`` that has variants, uniformly (a nuisance draw)."""
+    return {n: str(rng.choice(ARTEFACTS[n].variants)) for n in names if ARTEFACTS[n].variants}
 
 
 def severity_to_physical(name: str, severity: float) -> float:
@@ -91,6 +120,7 @@ def degrade_slab(
     spacing: tuple[float, float, float],
     severities: dict[str, float],
     rng: np.random.Generator,
+    variants: dict[str, str] | None = None,
 ) -> np.ndarray:
     """Apply artefacts to the middle slice of a slab.
 
@@ -100,6 +130,7 @@ def degrade_slab(
         severities: artefact name -> severity in [0, 1]; applied in registry order (blur before noise, as in a
             scanner: thickness is a property of the reconstruction, noise of each reading).
         rng: nuisance source.
+        variants: artefact name -> which of its ``variants`` (physical models) to apply; others: the original.
 
     Returns:
         (H, W) float32 degraded middle slice.
@@ -114,5 +145,6 @@ def degrade_slab(
         spec = ARTEFACTS[name]
         if spec.apply is None or severities[name] <= 0:
             continue
-        out = spec.apply(out, severity_to_physical(name, severities[name]), float(spacing[0]), rng)
+        chosen = {"variant": variants[name]} if variants and name in variants else {}
+        out = spec.apply(out, severity_to_physical(name, severities[name]), float(spacing[0]), rng, **chosen)
     return out

@@ -81,9 +81,10 @@ def _real(volumes_dir: str, extra_dir: str, orientations: bool) -> tuple[tuple[C
     return tuple(out), tuple(p_out)
 
 
-def _one(args: tuple[int, int, str, str, bool, int, float, float, float, int]) -> list[dict]:
+def _one(args: tuple[int, int, str, str, bool, int, float, float, float, float, int]) -> list[dict]:
     """Job ``i``: one sample, or one ladder of ``rungs`` samples (one slice, one varied artefact)."""
-    seed, i, volumes_dir, extra_dir, orientations, size, rescale_prob, crop_prob, noise_floor_prob, rungs = args
+    seed, i, volumes_dir, extra_dir, orientations, size, *probabilities, rungs = args
+    rescale_prob, crop_prob, noise_floor_prob, variant_prob = probabilities
     rng = np.random.default_rng([seed, i])
     mix = _MIX_EXTRA if extra_dir else _MIX
     kind = rng.choice([k for k, _ in mix], p=[p for _, p in mix])
@@ -94,7 +95,13 @@ def _one(args: tuple[int, int, str, str, bool, int, float, float, float, int]) -
         src = real[int(rng.choice(len(real), p=p))]
     else:
         src = _phantom(int(rng.integers(_N_PHANTOMS)), "CT" if kind == "ct_phantom" else "MR")
-    options = {"size": size, "rescale_prob": rescale_prob, "crop_prob": crop_prob, "noise_floor_prob": noise_floor_prob}
+    options = {
+        "size": size,
+        "rescale_prob": rescale_prob,
+        "crop_prob": crop_prob,
+        "noise_floor_prob": noise_floor_prob,
+        "variant_prob": variant_prob,
+    }
     if rungs > 1:
         return [{**sample, "group": i} for sample in make_ladder(src, rng, rungs, **options)]  # type: ignore[arg-type]
     return [{**make_sample(src, rng, **options), "group": -1, "ladder_artefact": -1}]  # type: ignore[arg-type]
@@ -113,6 +120,7 @@ def build_ctmr_set(
     extra_dir: str | Path | None = None,
     ladder_rungs: int = 0,
     orientations: bool = False,
+    variant_prob: float = 0.0,
 ) -> Path:
     """Write ``n`` samples to ``out`` (see the module docstring) and return the folder.
 
@@ -122,15 +130,16 @@ def build_ctmr_set(
     sources (``public_mr.fetch_public_mr``), which then get half of a larger real-MR share (``_MIX_EXTRA``);
     ``ladder_rungs`` (> 1): the ``n`` samples are ``n // ladder_rungs`` ladders (``synth_set.make_ladder``) for the
     ranking loss, instead of independent samples; ``orientations``: real volumes also sliced coronally, sagittally
-    and obliquely (``synth_set.reoriented_sources``); ``volumes_dir`` None (and no ``extra_dir``): phantoms only
-    (a tiny set for a bundle's smoke run, or a site without volumes).
+    and obliquely (``synth_set.reoriented_sources``); ``variant_prob``: share of samples (ladders) whose noise and
+    bias field come from a physical model drawn from ``artefacts.ArtefactSpec.variants``; ``volumes_dir`` None
+    (and no ``extra_dir``): phantoms only (a tiny set for a bundle's smoke run, or a site without volumes).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     extra = str(extra_dir) if extra_dir else ""
     per_job = ladder_rungs if ladder_rungs > 1 else 1
     n = n // per_job * per_job
-    options = (size, rescale_prob, crop_prob, noise_floor_prob, ladder_rungs)
+    options = (size, rescale_prob, crop_prob, noise_floor_prob, variant_prob, ladder_rungs)
     jobs = [(seed, i, str(volumes_dir or ""), extra, orientations, *options) for i in range(n // per_job)]
     images = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.float16, shape=(n, 2, size, size))
     keys = ("score", "severity", "severity_mask", "prompt", "matrix", "group", "ladder_artefact")
@@ -155,6 +164,7 @@ def build_ctmr_set(
         "rescale_prob": rescale_prob,
         "crop_prob": crop_prob,
         "noise_floor_prob": noise_floor_prob,
+        "variant_prob": variant_prob,
         "ladder_rungs": ladder_rungs,
         "orientations": orientations,
         "mix": dict(_MIX_EXTRA if extra else _MIX),

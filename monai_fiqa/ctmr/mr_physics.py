@@ -22,19 +22,32 @@ import torch
 from monai.transforms import GibbsNoise
 from scipy import ndimage as ndi
 
+from monai_fiqa.ctmr.fields import correlated_gaussian
+
 if TYPE_CHECKING:
     import torchio as tio
 
 __all__ = [
+    "BIAS_SHAPES",
+    "NOISE_MODELS",
     "foreground_mean",
     "gibbs_alpha",
     "mr_bias_field",
     "mr_ghosting",
     "mr_gibbs",
     "mr_motion",
+    "mr_noise",
     "mr_rician_noise",
     "mr_undersample",
 ]
+
+# Why several: a model that learned one simulator's noise or one field generator ranks that simulator, not the
+# artefact (issue 25, item 6).  Each is a nuisance draw; the physical parameter (SNR, log-gain) means the same.
+NOISE_MODELS = ("rician", "gaussian", "correlated")
+BIAS_SHAPES = ("polynomial", "coil", "gradient", "blobs")
+# standard deviation of the log-gain of TorchIO's cubic field per unit of its coefficient scale (median over random
+# coefficient draws, measured on a 128-px grid): the other shapes are scaled to it, so a log-gain means one strength
+_POLYNOMIAL3_LOG_STD = 0.58
 
 
 def foreground_mean(img: np.ndarray) -> float:
@@ -65,6 +78,28 @@ def mr_rician_noise(img: np.ndarray, snr: float, rng: np.random.Generator) -> np
     re = img + rng.normal(0.0, sigma, img.shape)
     im = rng.normal(0.0, sigma, img.shape)
     return np.hypot(re, im).astype(np.float32)
+
+
+def mr_noise(img: np.ndarray, snr: float, rng: np.random.Generator, model: str | None = None) -> np.ndarray:
+    """Thermal noise at ``snr`` (foreground mean / sigma) under one of :data:`NOISE_MODELS`.
+
+    ``rician`` (default): magnitude of complex Gaussian noise (:func:`mr_rician_noise`); ``gaussian``: additive
+    image-domain noise (a phase-corrected or real-valued reconstruction); ``correlated``: complex noise smoothed by a
+    Gaussian kernel of 0.6-1.5 px (what zero-filling, apodisation and parallel-imaging reconstruction leave),
+    rescaled to the same per-pixel sigma, then the magnitude.
+    """
+    if snr <= 0:
+        raise ValueError(f"snr must be positive, got {snr}")
+    if model in (None, "rician"):
+        return mr_rician_noise(img, snr, rng)
+    sigma = foreground_mean(img) / snr
+    if model == "gaussian":
+        return (img + rng.normal(0.0, sigma, img.shape)).astype(np.float32)
+    if model == "correlated":
+        kernel = float(rng.uniform(0.6, 1.5))
+        re, im = (correlated_gaussian(img.shape, kernel, rng) * sigma for _ in range(2))
+        return np.hypot(img + re, im).astype(np.float32)
+    raise ValueError(f"unknown noise model {model!r}; available: {NOISE_MODELS}")
 
 
 def _moved(img: np.ndarray, degrees: float, shift: np.ndarray) -> np.ndarray:
@@ -174,16 +209,50 @@ def mr_gibbs(img: np.ndarray, energy_share: float) -> np.ndarray:
     return np.abs(np.asarray(out)[0]).astype(np.float32)
 
 
-def mr_bias_field(img: np.ndarray, magnitude: float, rng: np.random.Generator) -> np.ndarray:
-    """Smooth multiplicative receive-coil field: a cubic polynomial in log space scaled to ``magnitude``.
+def mr_bias_field(img: np.ndarray, magnitude: float, rng: np.random.Generator, shape: str | None = None) -> np.ndarray:
+    """Smooth multiplicative receive-coil field of log-gain scale ``magnitude``.
 
-    ``magnitude`` is the largest log-gain coefficient; exp(0.5) ~ a 65 % brighter side (TorchIO ``BiasField``).
+    ``shape`` None: TorchIO's ``BiasField``, a cubic polynomial in log space with coefficients ``magnitude`` x
+    U(-1, 1) (exp(0.5) ~ a 65 % brighter side).  One of :data:`BIAS_SHAPES`: ``polynomial`` (order 2-4, random
+    coefficients), ``coil`` (log-gain falling with distance from a surface coil outside the field of view),
+    ``gradient`` (a linear ramp in a random direction) or ``blobs`` (2-4 Gaussian hot and cold spots); each log
+    field is centred and scaled to the standard deviation TorchIO's cubic field has at the same ``magnitude``.
     """
-    n_coeffs = 20  # cubic polynomial in 3 variables
-    pattern = rng.uniform(-1.0, 1.0, n_coeffs)
+    if shape is None:
+        n_coeffs = 20  # cubic polynomial in 3 variables
+        pattern = rng.uniform(-1.0, 1.0, n_coeffs)
+        if magnitude <= 0:
+            return img.astype(np.float32)
+        import torchio as tio
+
+        field = tio.transforms.BiasField(coefficients=list(magnitude * pattern), order=3)
+        return _from_tio(field(_as_tio(img)))
+    log_field = _log_bias_pattern(img.shape[:2], shape, rng)
     if magnitude <= 0:
         return img.astype(np.float32)
-    import torchio as tio
+    log_field = (log_field - log_field.mean()) / max(float(log_field.std()), 1e-12)
+    return (img * np.exp(magnitude * _POLYNOMIAL3_LOG_STD * log_field)).astype(np.float32)
 
-    field = tio.transforms.BiasField(coefficients=list(magnitude * pattern), order=3)
-    return _from_tio(field(_as_tio(img)))
+
+def _log_bias_pattern(shape: tuple[int, int], kind: str, rng: np.random.Generator) -> np.ndarray:
+    """An unscaled smooth log-gain pattern of one of :data:`BIAS_SHAPES` on an (H, W) grid in [-1, 1]^2."""
+    y, x = np.meshgrid(np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]), indexing="ij")
+    if kind == "polynomial":
+        order = int(rng.integers(2, 5))
+        terms = [x**i * y**j for i in range(order + 1) for j in range(order + 1 - i) if i + j > 0]
+        return sum(c * t for c, t in zip(rng.uniform(-1.0, 1.0, len(terms)), terms, strict=True))
+    if kind == "coil":
+        angle = rng.uniform(0, 2 * np.pi)
+        distance = np.hypot(x - 1.3 * np.cos(angle), y - 1.3 * np.sin(angle))
+        return -distance / rng.uniform(0.5, 1.5)
+    if kind == "gradient":
+        angle = rng.uniform(0, 2 * np.pi)
+        return x * np.cos(angle) + y * np.sin(angle)
+    if kind == "blobs":
+        out = np.zeros(shape)
+        for _ in range(int(rng.integers(2, 5))):
+            cy, cx = rng.uniform(-0.8, 0.8, 2)
+            width = rng.uniform(0.2, 0.6)
+            out += rng.choice([-1.0, 1.0]) * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * width**2))
+        return out
+    raise ValueError(f"unknown bias shape {kind!r}; available: {BIAS_SHAPES}")

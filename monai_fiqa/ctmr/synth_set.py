@@ -21,8 +21,8 @@ from scipy import ndimage as ndi
 from skimage.metrics import structural_similarity
 from skimage.transform import resize
 
-from monai_fiqa.ctmr.artefacts import ARTEFACT_NAMES, artefacts_for, degrade_slab
-from monai_fiqa.ctmr.mr_physics import mr_rician_noise
+from monai_fiqa.ctmr.artefacts import ARTEFACT_NAMES, artefacts_for, degrade_slab, draw_variants
+from monai_fiqa.ctmr.mr_physics import mr_noise
 from monai_fiqa.ctmr.phantoms import phantom_ct, phantom_mr, render_phantom
 from monai_fiqa.ctmr.preprocessing import INPUT_SIZE, foreground_mask, intensity_scale, prepare_slice, to_square
 from monai_fiqa.ctmr.prompts import Prompt
@@ -179,6 +179,7 @@ def make_sample(
     rescale_prob: float = 0.0,
     crop_prob: float = 0.0,
     noise_floor_prob: float = 0.0,
+    variant_prob: float = 0.0,
 ) -> dict[str, np.ndarray | float]:
     """One simulated acquisition of one slice.
 
@@ -199,19 +200,23 @@ def make_sample(
             real acquisition's own noise for degradation (the held-out prostate T2 and ``MR_small`` read as noise
             severity 0.78 and 0.57), and then anything that smooths or rescales that noise away - undersampling,
             Gibbs, motion, a bias field that raises the intensity scale - looks like an improvement.
+        variant_prob: probability that the artefacts (and the noise floor) use a physical model drawn from each
+            artefact's ``variants`` (noise models, bias-field shapes; :func:`~monai_fiqa.ctmr.artefacts.draw_variants`)
+            instead of the original one, so that a ranking does not depend on one simulator.
 
     Returns:
         dict with ``image`` (2, size, size) float32, ``score``, ``severity``, ``severity_mask``, ``prompt`` ids and
         ``matrix``: the acquired in-plane matrix (longer side, px, after any crop/resampling), which the network
         takes as a condition - a clean 64-px slice upsampled to the grid looks like a Gibbs-ringed 256-px one.
     """
-    slab, spacing = _acquired_slab(src, rng, z, rescale_prob, crop_prob, noise_floor_prob)
+    variants = _draw_variants(src, rng, variant_prob)
+    slab, spacing = _acquired_slab(src, rng, z, rescale_prob, crop_prob, noise_floor_prob, variants)
     if severities is None:
         names = artefacts_for(src.prompt.modality, has_z=src.volume.shape[2] > 1)
         n = int(rng.choice(3, p=_N_ARTEFACTS_P))
         chosen = rng.choice(names, size=n, replace=False) if n else []
         severities = {str(a): float(rng.uniform(0.05, 1.0)) for a in chosen}
-    return _degraded_sample(src, slab, spacing, severities, rng, size)
+    return _degraded_sample(src, slab, spacing, severities, rng, size, variants)
 
 
 def make_ladder(
@@ -222,6 +227,7 @@ def make_ladder(
     rescale_prob: float = 0.0,
     crop_prob: float = 0.0,
     noise_floor_prob: float = 0.0,
+    variant_prob: float = 0.0,
 ) -> list[dict[str, np.ndarray | float]]:
     """``rungs`` copies of one acquired slice under one artefact at increasing severities, for the ranking loss.
 
@@ -232,9 +238,11 @@ def make_ladder(
         severity on every rung (real images rarely have one problem).  The lowest rung is the clean slice half the
         time (severity 0.001, not 0: an absent artefact draws no random numbers, and the rungs' nuisance draws would
     then differ).  Each sample also carries ``ladder_artefact``: the index in ``ARTEFACT_NAMES`` of the varied artefact.
+    ``variant_prob``: as for :func:`make_sample`; one physical model per ladder.
     """
     modality = src.prompt.modality
-    slab, spacing = _acquired_slab(src, rng, None, rescale_prob, crop_prob, noise_floor_prob)
+    variants = _draw_variants(src, rng, variant_prob)
+    slab, spacing = _acquired_slab(src, rng, None, rescale_prob, crop_prob, noise_floor_prob, variants)
     names = [str(a) for a in artefacts_for(modality, has_z=src.volume.shape[2] > 1)]
     varied = str(rng.choice(names))
     base: dict[str, float] = {}
@@ -248,10 +256,17 @@ def make_ladder(
     ladder = []
     for level in levels:
         severities = {**base, varied: float(level)}
-        sample = _degraded_sample(src, slab, spacing, severities, np.random.default_rng(nuisance), size)
+        sample = _degraded_sample(src, slab, spacing, severities, np.random.default_rng(nuisance), size, variants)
         sample["ladder_artefact"] = ARTEFACT_NAMES.index(varied)
         ladder.append(sample)
     return ladder
+
+
+def _draw_variants(src: CTMRSource, rng: np.random.Generator, variant_prob: float) -> dict[str, str] | None:
+    """The physical models of this acquisition's artefacts, or None (the original ones); no draw when 0."""
+    if variant_prob <= 0 or rng.uniform() >= variant_prob:
+        return None
+    return draw_variants(artefacts_for(src.prompt.modality), rng)
 
 
 def _acquired_slab(
@@ -261,8 +276,10 @@ def _acquired_slab(
     rescale_prob: float,
     crop_prob: float,
     noise_floor_prob: float,
+    variants: dict[str, str] | None = None,
 ) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """The clean 9-slice slab around slice ``z`` as this acquisition sees it (window, matrix, noise floor)."""
+    """The clean 9-slice slab around slice ``z`` as this acquisition sees it (window, matrix, noise floor in the
+    noise model of ``variants``)."""
     modality = src.prompt.modality
     z = int(rng.choice(src.slices)) if z is None else z
     lo, hi = max(0, z - 4), min(src.volume.shape[2], z + 5)
@@ -276,7 +293,8 @@ def _acquired_slab(
     if rescale_prob > 0 and rng.uniform() < rescale_prob:
         slab, spacing = rescale_matrix(slab, spacing, float(np.exp(rng.uniform(np.log(48), np.log(320)))))
     if src.noise_free and modality == "MR" and noise_floor_prob > 0 and rng.uniform() < noise_floor_prob:
-        slab = mr_rician_noise(slab, float(np.exp(rng.uniform(np.log(8), np.log(60)))), rng)
+        model = (variants or {}).get("mr_noise")
+        slab = mr_noise(slab, float(np.exp(rng.uniform(np.log(8), np.log(60)))), rng, model)
     return slab, spacing
 
 
@@ -287,11 +305,12 @@ def _degraded_sample(
     severities: dict[str, float],
     rng: np.random.Generator,
     size: int,
+    variants: dict[str, str] | None = None,
 ) -> dict[str, np.ndarray | float]:
     """The network input and targets of ``slab`` degraded by ``severities`` (see :func:`make_sample`)."""
     modality = src.prompt.modality
     clean = slab[:, :, 4]
-    degraded = degrade_slab(slab, spacing, severities, rng)
+    degraded = degrade_slab(slab, spacing, severities, rng, variants)
     scale = None if modality == "CT" else intensity_scale(clean)
     ref = prepare_slice(clean, modality, scale, size)[0]
     seen_on_ref_scale = prepare_slice(degraded, modality, scale, size)[0]
