@@ -31,7 +31,7 @@ def _params(m: torch.nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 
 
-@pytest.mark.parametrize(("name", "paper"), [("fthnet_s", 5.66e6), ("fthnet_l", 14.88e6)])
+@pytest.mark.parametrize(("name", "paper"), [("fthnet_s", 5.66e6), ("fthnet_l", 14.88e6), ("fthnet_s_detail", 5.66e6)])
 def test_parameter_counts_match_the_paper_within_3_percent(name, paper):
     n = _params(monai_fiqa.create_model(name))
     assert abs(n / paper - 1) < 0.03, f"{name}: {n} parameters vs {paper:.0f} in the paper"
@@ -127,3 +127,26 @@ def test_bf16_training_loss_matches_fp32_within_2_percent():
     assert abs(bf16 - fp32) / fp32 < 0.02
     with pytest.raises(ValueError, match="precision"):
         training_step_loss(lambda mm, b: fthnet_loss(mm, b, 0.5), "fp16")
+
+
+def test_detail_channels_carry_what_blur_removes_and_keep_the_colour():
+    from monai.networks.layers import GaussianFilter
+
+    from monai_fiqa.fthnet.blocks import DetailChannels
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 64, 64)
+    out = DetailChannels(sigma=2.0)(x)
+    assert out.shape == (2, 6, 64, 64) and torch.equal(out[:, :3], x)  # the RGB input passes untouched
+    flat = DetailChannels(sigma=2.0)(torch.full((1, 3, 32, 32), 0.7))
+    assert flat[:, 3:].abs().max() < 1e-4  # a uniform image has no detail
+    blurred = DetailChannels(sigma=2.0)(GaussianFilter(2, 2.0)(x))
+    assert blurred[:, 3:].pow(2).mean() < 0.3 * out[:, 3:].pow(2).mean()
+
+
+def test_the_detail_model_keeps_the_score_path_and_exports():
+    m = monai_fiqa.create_model("fthnet_tiny", detail_sigma=1.0).eval()
+    x = torch.randn(2, 3, 64, 64)
+    assert m(x).shape == (2, 1)
+    traced = torch.jit.trace(m, x)
+    assert torch.allclose(traced(x), m(x), atol=1e-5)

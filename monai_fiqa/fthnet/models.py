@@ -32,6 +32,15 @@ for _info in (
         **_IMAGENET,
     ),
     ModelInfo(
+        "fthnet_s_detail",
+        FTHNet,
+        "fthnet",
+        (3, 384, 384),
+        description="FTHNet-S seeing the detail band beside RGB (fthnet.blocks.DetailChannels, sigma 4 px)",
+        defaults={"embed_dim": 32, "depths": (2, 4, 6, 2), "detail_sigma": 4.0},
+        **_IMAGENET,
+    ),
+    ModelInfo(
         "fthnet_tiny",
         FTHNet,
         "fthnet",

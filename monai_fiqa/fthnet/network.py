@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from monai_fiqa.fthnet.blocks import SwinStages2D, soft_pool2d
+from monai_fiqa.fthnet.blocks import DetailChannels, SwinStages2D, soft_pool2d
 
 __all__ = ["FTHNet"]
 
@@ -71,6 +71,9 @@ class FTHNet(nn.Module):
             384 px); other input sizes are resampled to it, so weights trained at 192 px load at 384 px.
         severity_kinds: names of the degradation kinds whose severity (0-1) the auxiliary head regresses from V
             (none: no head, the paper's network).
+        detail_sigma: > 0: the backbone also sees each channel's detail band at this scale
+            (:class:`~monai_fiqa.fthnet.blocks.DetailChannels`; 3 more input channels to the patch embedding,
+            +1.5 k parameters for FTHNet-S); 0: the paper's RGB input.
 
     Input: (B, 3, img_size, img_size) normalised RGB.  Output: (B, 1) predicted MOS / 100;
     :meth:`score_and_severities` also returns (B, len(severity_kinds)) severities.
@@ -88,6 +91,7 @@ class FTHNet(nn.Module):
         drop_path_rate: float = 0.1,
         pgl_grid: int = 12,
         severity_kinds: Sequence[str] = (),
+        detail_sigma: float = 0.0,
     ) -> None:
         super().__init__()
         if img_size % 32:
@@ -95,7 +99,10 @@ class FTHNet(nn.Module):
         heads = num_heads or [max(1, embed_dim * 2**i // 32) for i in range(4)]
         self.img_size = img_size
         # MONAI clamps the window to small feature maps, so one set of weights runs at 192 px and at 384 px
-        self.backbone = SwinStages2D(embed_dim, depths, heads, window_size=window_size)
+        self.detail = DetailChannels(detail_sigma) if detail_sigma > 0 else nn.Identity()
+        self.backbone = SwinStages2D(
+            embed_dim, depths, heads, window_size=window_size, in_chans=6 if detail_sigma > 0 else 3
+        )
         self.pool = img_size // 32  # SoftPool kernel = the last stage's side: 12 at 384 px
         chans = self.backbone.channels
         self.dpn_convs = nn.ModuleList(nn.Conv2d(c, max(1, c // 8), 1) for c in chans)
@@ -137,11 +144,11 @@ class FTHNet(nn.Module):
 
     def score_and_severities(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(B, 1) MOS / 100 and (B, K) severities in [0, 1] (``None`` without the auxiliary head)."""
-        feats = self.backbone(x)
+        feats = self.backbone(self.detail(x))
         v = self.perceive(feats)
         severities = torch.sigmoid(self.severity_head(v)) if self.severity_head is not None else None
         return self._target(v, feats[-1]), severities
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.backbone(x)
+        feats = self.backbone(self.detail(x))
         return self._target(self.perceive(feats), feats[-1])
