@@ -24,7 +24,7 @@ from monai_fiqa.fundus.preprocessing import fundus_to_square
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.io.quality_csv import QualityRecord
 
-__all__ = ["CROP_MARGIN", "FundusQualityDataset", "normalise", "severity_targets"]
+__all__ = ["CROP_MARGIN", "FundusQualityDataset", "ladder_key", "normalise", "severity_targets"]
 
 _MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
 _STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
@@ -77,10 +77,15 @@ def severity_targets(record: QualityRecord, kinds: Sequence[str]) -> tuple[np.nd
     return targets, weights, regional
 
 
-def _group_key(record: QualityRecord) -> str:
-    """The ranking group of a row: its severity ladder (``monai-fiqa synth --ladder-rungs``), else its source."""
+def ladder_key(record: QualityRecord) -> str | None:
+    """The severity ladder a row belongs to (``monai-fiqa synth --ladder-rungs``; its set and number), or None."""
     ladder = record.row.get("ladder", "")
-    return f"{record.row.get('_csv_dir', '')}#ladder{ladder}" if ladder != "" else f"source:{record.source}"
+    return f"{record.row.get('_csv_dir', '')}#ladder{ladder}" if ladder != "" else None
+
+
+def _group_key(record: QualityRecord) -> str:
+    """The ranking group of a row: its severity ladder, else its source."""
+    return ladder_key(record) or f"source:{record.source}"
 
 
 def _cached(cache: Path | None, name: str, build: Callable[[], np.ndarray]) -> np.ndarray:
@@ -139,7 +144,7 @@ class FundusQualityDataset(Dataset):
         self.targets = torch.tensor([r.mos / 100.0 for r in self.records], dtype=torch.float32)
         self.severity_kinds = tuple(severity_kinds)
         self.groups = source_groups([_group_key(r) for r in self.records])
-        self.in_ladder = np.array([r.row.get("ladder", "") != "" for r in self.records])
+        self.in_ladder = np.array([ladder_key(r) is not None for r in self.records])
         self.with_groups = with_groups
         self.severities = [severity_targets(r, self.severity_kinds) for r in self.records] if severity_kinds else []
         self.rng = np.random.default_rng(seed)

@@ -12,7 +12,7 @@ import torch
 
 from monai_fiqa.engine.ranking import NO_GROUP, pairwise_rank_loss
 from monai_fiqa.engine.trainer import TrainConfig, predict_scores, train
-from monai_fiqa.fthnet.dataset import FundusQualityDataset
+from monai_fiqa.fthnet.dataset import FundusQualityDataset, ladder_key
 from monai_fiqa.fundus.physics import DEGRADATIONS
 from monai_fiqa.io.quality_csv import QualityRecord, read_quality_csv, split_by_source
 from monai_fiqa.metrics.functional import plcc, rmse, srcc
@@ -82,10 +82,11 @@ def _severity_rank_loss(
 def ladder_spearman(scores: Sequence[float], records: Sequence[QualityRecord]) -> dict[str, float]:
     """Mean per-ladder Spearman of score against the varied kind's severity, per kind (``monai-fiqa synth
     --ladder-rungs`` rows; the others are ignored).  Perfect ranking is -1: the score falls as severity rises."""
-    ladders: dict[tuple[str, str], list[int]] = defaultdict(list)
+    ladders: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(records):
-        if r.row.get("ladder", "") != "":
-            ladders[(r.row.get("_csv_dir", ""), r.row["ladder"])].append(i)
+        key = ladder_key(r)
+        if key is not None:
+            ladders[key].append(i)
     per_kind: dict[str, list[float]] = defaultdict(list)
     for members in ladders.values():
         severity = [float(records[i].row["ladder_severity"]) for i in members]
