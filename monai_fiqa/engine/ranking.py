@@ -18,7 +18,7 @@ from torch.utils.data import Sampler
 
 __all__ = ["NO_GROUP", "SourceGroupedBatchSampler", "pairwise_rank_loss", "source_groups"]
 
-NO_GROUP = -1  # an item that must not be compared with any other (e.g. a zoomed window: other content)
+NO_GROUP = -1  # an item that must not be compared with any other (e.g. a window view: other content)
 
 
 def source_groups(sources: Sequence[str]) -> list[int]:

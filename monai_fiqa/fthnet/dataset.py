@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from monai_fiqa.engine.ranking import NO_GROUP, source_groups
 from monai_fiqa.fthnet.models import IMAGENET_MEAN, IMAGENET_STD
-from monai_fiqa.fthnet.zoom import zoom_sample
+from monai_fiqa.fthnet.windows import window_sample
 from monai_fiqa.fundus.preprocessing import fundus_to_square
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.io.quality_csv import QualityRecord
@@ -105,7 +105,7 @@ class FundusQualityDataset(Dataset):
     """(image, MOS / 100[, severities, severity weights][, source group]) items.
 
     The severities and their weights come with ``severity_kinds``; the source group (an integer, equal for copies
-    of one photograph, :data:`~monai_fiqa.engine.ranking.NO_GROUP` for a zoomed window) with ``with_groups``, for
+    of one photograph, :data:`~monai_fiqa.engine.ranking.NO_GROUP` for a window view) with ``with_groups``, for
     the ranking loss over source-grouped batches (:mod:`monai_fiqa.engine.ranking`).
 
     Args:
@@ -113,13 +113,14 @@ class FundusQualityDataset(Dataset):
         img_size: network input side.
         train: random crop (from a 6 % larger square) and flips; otherwise the whole square at ``img_size``.
         seed: seed of the augmentation generator (so a resumed run does not replay the same crops).
-        zoom_prob: share of training samples shown as a zoomed window with its local pseudo-MOS
-            (:mod:`monai_fiqa.fthnet.zoom`; only rows of ``monai-fiqa synth`` sets have one).
-        severity_kinds: degradation kinds whose severities are returned (for the auxiliary head); a zoomed window
+        zoom_prob: share of training samples shown as a window view (one of the coarse map's windows, in place)
+            with its local pseudo-MOS (:mod:`monai_fiqa.fthnet.windows`; only rows of ``monai-fiqa synth`` sets
+            have one).
+        severity_kinds: degradation kinds whose severities are returned (for the auxiliary head); a window view
             of a regionally degraded photograph gets weight 0 for the regional kinds (the window's own share of the
             region is unknown).
         with_groups: also return each item's source group (``groups`` holds them for the batch sampler).
-        cache_dir: keep the decoded squares and zoomed windows here as ``.npy`` files, memory-mapped on later runs
+        cache_dir: keep the decoded squares and window views here as ``.npy`` files, memory-mapped on later runs
             (a resumed training run then starts in seconds instead of minutes, and the pages are shared with the
             OS cache instead of held twice).  Keyed by the records, sizes and seed.
     """
@@ -149,19 +150,19 @@ class FundusQualityDataset(Dataset):
         self.severities = [severity_targets(r, self.severity_kinds) for r in self.records] if severity_kinds else []
         self.rng = np.random.default_rng(seed)
         self.zoom_prob = zoom_prob
-        self.zoom_images: np.ndarray | None = None
-        self.zoom_mos: np.ndarray | None = None  # NaN where a record has no zoom label (e.g. a site's CSV row)
+        self.window_images: np.ndarray | None = None
+        self.window_mos: np.ndarray | None = None  # NaN where a record has no window label (e.g. a site's CSV row)
         if train and zoom_prob > 0:
-            name = f"zoom_{key}_{img_size}_{seed}"
+            name = f"windows_{key}_{img_size}_{seed}"
             views: list[np.ndarray] = []  # built at most once, for whichever of the two files is missing
 
             def part(k: int) -> np.ndarray:
                 if not views:
-                    views.extend(self._zoom_views(seed))
+                    views.extend(self._window_views(seed))
                 return views[k]
 
-            self.zoom_images = _cached(cache, f"{name}_images", lambda: part(0))
-            self.zoom_mos = _cached(cache, f"{name}_mos", lambda: part(1))
+            self.window_images = _cached(cache, f"{name}_images", lambda: part(0))
+            self.window_mos = _cached(cache, f"{name}_mos", lambda: part(1))
 
     def _load_squares(self) -> np.ndarray:
         return np.stack(
@@ -171,30 +172,30 @@ class FundusQualityDataset(Dataset):
             ]
         )
 
-    def _zoom_views(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def _window_views(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         windows = np.random.default_rng(seed + 1).integers(0, 9, len(self.records))
         images = np.zeros((len(self.records), self.img_size, self.img_size, 3), np.uint8)
         mos = np.full(len(self.records), np.nan, np.float32)
         for i, (r, w) in enumerate(
-            tqdm(zip(self.records, windows, strict=True), total=len(self.records), desc="zoom views", leave=False)
+            tqdm(zip(self.records, windows, strict=True), total=len(self.records), desc="window views", leave=False)
         ):
-            view = None if self.in_ladder[i] else zoom_sample(r, self.img_size, int(w))
-            if view is not None:  # ladder rungs are shown whole: a zoomed rung would leave its ladder
+            view = None if self.in_ladder[i] else window_sample(r, self.img_size, int(w))
+            if view is not None:  # ladder rungs are shown whole: a rung's window would leave its ladder
                 images[i], mos[i] = view
         return images, mos
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def _item(self, i: int, x: torch.Tensor, y: torch.Tensor, zoomed: bool) -> tuple[torch.Tensor, ...]:
+    def _item(self, i: int, x: torch.Tensor, y: torch.Tensor, windowed: bool) -> tuple[torch.Tensor, ...]:
         item: tuple[torch.Tensor, ...] = (x, y)
         if self.severity_kinds:
             targets, weights, regional = self.severities[i]
-            if zoomed:
+            if windowed:
                 weights = np.where(regional, 0.0, weights).astype(np.float32)
             item += (torch.from_numpy(targets), torch.from_numpy(weights))
         if self.with_groups:
-            item += (torch.tensor(NO_GROUP if zoomed else self.groups[i]),)
+            item += (torch.tensor(NO_GROUP if windowed else self.groups[i]),)
         return item
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, ...]]:
@@ -221,9 +222,9 @@ class FundusQualityDataset(Dataset):
         return img[:: -1 if flip_ud else 1, :: -1 if flip_lr else 1]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
-        has_zoom = self.zoom_mos is not None and np.isfinite(self.zoom_mos[i]) and not self.in_ladder[i]
-        if has_zoom and self.rng.random() < self.zoom_prob:
-            img, mos = self.zoom_images[i], float(self.zoom_mos[i])
+        has_window = self.window_mos is not None and np.isfinite(self.window_mos[i]) and not self.in_ladder[i]
+        if has_window and self.rng.random() < self.zoom_prob:
+            img, mos = self.window_images[i], float(self.window_mos[i])
             if self.rng.random() < 0.5:
                 img = img[:, ::-1]
             return self._item(i, normalise(img), torch.tensor([mos / 100.0], dtype=torch.float32), True)

@@ -3,8 +3,9 @@
 Why these choices:
 * deterministic test-time averaging - a fixed grid of crops (four corners and the centre of a 6 % larger square,
   each also flipped) instead of random crops, so the same image always gets the same score;
-* coarse quality map - the same network scores a 3x3 grid of overlapping half-size windows (the FOV square
-  at twice the input size, crops at the input size); the 3x3 scores are upsampled bilinearly to the photograph.
+* coarse quality map - the same network scores a 3x3 grid of overlapping half-size windows of the FOV square,
+  each shown in place at the photograph's scale (black outside the window: :mod:`monai_fiqa.fthnet.windows` says
+  why not enlarged); the 3x3 scores are upsampled bilinearly to the photograph.
   It says *where* quality is lower at the scale of a quarter of the retina; it is not a pixel-level map;
 * a photograph that is not an in-distribution colour fundus image is still scored, and flagged (then graded reject).
 """
@@ -18,7 +19,7 @@ import torch
 
 from monai_fiqa.engine.workflow import QualityInferer, network_device
 from monai_fiqa.fthnet.dataset import CROP_MARGIN, normalise
-from monai_fiqa.fthnet.zoom import window_views
+from monai_fiqa.fthnet.windows import window_views
 from monai_fiqa.fundus.checks import FundusInput
 from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square, square_to_image
 from monai_fiqa.results import Scored
@@ -68,9 +69,8 @@ class FTHNetInferer(QualityInferer):
 
     def coarse_map(self, image: np.ndarray, box: tuple[int, int, int], network: torch.nn.Module) -> np.ndarray:
         """The 3x3 window scores upsampled to the photograph, in [0, 1]."""
-        s = self.img_size
-        crops = window_views(fundus_to_square(image, 2 * s, box), s)
-        grid = self.scores_and_severities(crops, network)[0].reshape(3, 3) / 100.0
+        windows = window_views(fundus_to_square(image, self.img_size, box))
+        grid = self.scores_and_severities(windows, network)[0].reshape(3, 3) / 100.0
         return square_to_image(grid, box, image.shape[:2], outside=None, align_corners=True)
 
     def infer(self, loaded: FundusInput, network: torch.nn.Module) -> Scored:

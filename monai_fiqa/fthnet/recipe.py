@@ -154,7 +154,7 @@ def fthnet_datasets(
         train_r, val_r = split_by_source(records, (1 - val_fraction, val_fraction), seed=config.seed)
         test_r = []
     print(f"{len(records)} images: train {len(train_r)}, val {len(val_r)}, test {len(test_r)} (split by source)")
-    cache = Path(out) / "cache"  # decoded squares and zoom windows: a resumed run starts in seconds
+    cache = Path(out) / "cache"  # decoded squares and window views: a resumed run starts in seconds
     train_ds = FundusQualityDataset(
         train_r,
         config.img_size,

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from monai_fiqa.data import read_quality_csv
+from monai_fiqa.fthnet.windows import window_boxes, window_sample, window_views
+from monai_fiqa.fundus.mix import MixConfig
+from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square
+from monai_fiqa.fundus.synth_set import make_labelled_set
+
+
+def test_window_labels_are_lower_where_the_regional_degradation_is(tmp_path):
+    cfg = MixConfig(kinds=("defocus",), p_clean=0.0, n_steps_probs=(1.0,), region_prob=1.0, severity_beta=(50, 1))
+    csv_path = make_labelled_set(14, tmp_path, size=256, seed=7, config=cfg)
+    checked = 0
+    size = 96
+    for rec in read_quality_csv(csv_path):
+        clean = np.asarray(Image.open(tmp_path / rec.row["clean"]))
+        region = np.asarray(Image.open(tmp_path / "masks" / f"{rec.row['id']}_region.png")) > 127
+        rgb = np.repeat(region[..., None].astype(np.uint8) * 255, 3, -1)
+        square = fundus_to_square(rgb, size, fov_square_box(clean))[..., 0] / 255
+        cover = [square[r : r + w, c : c + w].mean() for r, c, w in window_boxes(size)]
+        labels = {w: window_sample(rec, size, w) for w in range(9)}
+        labels = {w: v[1] for w, v in labels.items() if v is not None}
+        most = max(labels, key=lambda w: cover[w])
+        least = min(labels, key=lambda w: cover[w])
+        if cover[most] < 0.2:  # the random region is small: no window is mostly degraded
+            continue
+        checked += 1
+        assert labels[most] < labels[least] - 5, (rec.row["id"], labels, cover)
+    assert checked >= 2
+
+
+def test_rows_without_a_clean_source_have_no_zoom_label(tmp_path):
+    Image.fromarray(np.zeros((200, 200, 3), np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "x.csv").write_text("path,mos\na.png,50\n")
+    assert window_sample(read_quality_csv(tmp_path / "x.csv")[0], 96, 4) is None
+
+
+def test_window_views_show_the_window_in_place_at_the_photographs_scale():
+    """An enlarged window would be blurrier than any whole photograph (see monai_fiqa.fthnet.windows)."""
+    square = np.random.default_rng(0).integers(1, 256, (96, 96, 3)).astype(np.uint8)
+    views = window_views(square)
+    assert len(views) == 9
+    for view, (r, c, w) in zip(views, window_boxes(96), strict=True):
+        assert view.shape == square.shape and w == 48
+        np.testing.assert_array_equal(view[r : r + w, c : c + w], square[r : r + w, c : c + w])
+        assert view.sum() == square[r : r + w, c : c + w].sum()  # black outside the window
+    assert {(r, c) for r, c, _ in window_boxes(96)} == {(r, c) for r in (0, 24, 48) for c in (0, 24, 48)}
+
+
+def test_a_window_sample_is_its_window_of_the_input_square(tmp_path):
+    cfg = MixConfig(kinds=("haze",), p_clean=0.0, n_steps_probs=(1.0,))
+    rec = read_quality_csv(make_labelled_set(1, tmp_path, size=256, seed=3, config=cfg))[0]
+    degraded = np.asarray(Image.open(rec.path).convert("RGB"))
+    clean = np.asarray(Image.open(tmp_path / rec.row["clean"]))
+    sample = window_sample(rec, 96, 4)
+    assert sample is not None
+    view, mos = sample
+    np.testing.assert_array_equal(view, window_views(fundus_to_square(degraded, 96, fov_square_box(clean)))[4])
+    assert 0.0 <= mos <= 100.0
