@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from monai.metrics import compute_roc_auc
 from scipy import ndimage as ndi
 from scipy import stats
 
@@ -31,6 +30,7 @@ import monai_fiqa
 from benchmarks._common import write_results
 from monai_fiqa.efiqa.vessel_segmentation import load_drive
 from monai_fiqa.fundus.physics import DEGRADATIONS, apply_degradation, random_region
+from monai_fiqa.metrics.functional import pixel_auroc
 from monai_fiqa.viz import contact_sheet, overlay_map, save_png
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,11 +70,6 @@ def _heat(qmap: np.ndarray, fov: np.ndarray) -> np.ndarray:
     return overlay_map(grey, qmap, alpha=1.0)
 
 
-def _auroc(qmap: np.ndarray, truth: np.ndarray, fov: np.ndarray) -> float:
-    pred = torch.from_numpy((1.0 - qmap[fov]).astype(np.float32))
-    return float(compute_roc_auc(pred, torch.from_numpy(truth[fov].astype(np.float32))))
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--bundle", default=str(ROOT / "bundles" / "fundus_efiqa"))
@@ -105,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
             img, truth = _degrade(p.image, p.fov, kind, 0.8, seed=1000 * i + len(name), region=True)
             res = run(img, p.fov)
             for m in models:
-                auroc[m][name].append(_auroc(res[m].quality_map, truth, p.fov))
+                auroc[m][name].append(pixel_auroc(1.0 - res[m].quality_map, truth, p.fov))
             if args.figure and i < 2:
                 tiles += [(_outline(img, truth), f"{p.name}: {name} (true region outlined)")]
                 tiles += [(overlay_map(img, res["stage1"].quality_map), f"stage 1 overlay: {res['stage1'].score:.0f}")]

@@ -25,7 +25,6 @@ from collections import defaultdict
 
 import numpy as np
 import torch
-from monai.metrics import compute_roc_auc
 from scipy import ndimage as ndi
 from scipy import stats
 
@@ -37,6 +36,7 @@ from monai_fiqa.efiqa.vessel_segmentation import SEG_SIZE, square_mask
 from monai_fiqa.fundus.checks import fundus_input
 from monai_fiqa.fundus.physics import DEGRADATIONS
 from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square, square_to_image
+from monai_fiqa.metrics.functional import pixel_auroc
 
 REGIONAL_KINDS = ("defocus", "motion", "haze", "underexposure", "overexposure", "artefacts", "noise", "jpeg")
 SEVERITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -85,17 +85,6 @@ def laplacian_variance(image: np.ndarray) -> float:
     return float(lap[fov512].var())
 
 
-def _auroc(quality: np.ndarray, region: np.ndarray, fov: np.ndarray, rng: np.random.Generator) -> float:
-    idx = np.flatnonzero(fov)
-    if len(idx) > AUROC_PIXELS:
-        idx = rng.choice(idx, AUROC_PIXELS, replace=False)
-    truth = region.reshape(-1)[idx].astype(np.float32)
-    if truth.min() == truth.max():
-        return float("nan")
-    pred = 1.0 - quality.reshape(-1)[idx].astype(np.float32)
-    return float(compute_roc_auc(torch.from_numpy(pred), torch.from_numpy(truth)))
-
-
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if np.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
@@ -121,7 +110,6 @@ def main(argv: list[str] | None = None) -> None:
     kinds = REGIONAL_KINDS[:2] if args.quick else REGIONAL_KINDS
     ladder_kinds = kinds if args.quick else tuple(DEGRADATIONS)
     ladder_sources = sources[: 1 if args.quick else args.ladder_sources]
-    rng = np.random.default_rng(0)
     auroc: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # camera -> method -> kind -> values
     rho: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     clean: dict = defaultdict(lambda: defaultdict(list))  # camera -> model -> grades (reject when flagged)
@@ -132,7 +120,9 @@ def main(argv: list[str] | None = None) -> None:
                 maps = {m: a.assess(rung.image).quality_map for m, a in models.items()}
                 maps["laplacian_energy"] = laplacian_energy_map(rung.image)
                 for method, quality in maps.items():
-                    auroc[camera.name][method][kind].append(_auroc(quality, rung.region, rung.fov, rng))
+                    auroc[camera.name][method][kind].append(
+                        pixel_auroc(1.0 - quality, rung.region, rung.fov, AUROC_PIXELS)
+                    )
             _, clean_rung = next(ladder(source, camera, kinds[0], (0.0,), seed=7 * i))  # severity 0: not degraded
             for m, a in models.items():
                 clean[camera.name][m].append(a.assess(clean_rung.image).grade)

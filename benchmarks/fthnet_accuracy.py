@@ -26,26 +26,17 @@ from collections import defaultdict
 
 import numpy as np
 import torch
-from monai.metrics import compute_roc_auc
 from scipy import stats
 
 import monai_fiqa
 from benchmarks._camera_shift import CAMERA_SHIFT_PROFILES, held_out_sources, ladder, regional
 from benchmarks._common import write_results
 from monai_fiqa.fundus.physics import DEGRADATIONS
-from monai_fiqa.metrics.functional import plcc, srcc
+from monai_fiqa.metrics.functional import pixel_auroc, plcc, srcc
 
 SEVERITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 REGIONAL_KINDS = ("defocus", "motion", "haze", "underexposure", "overexposure", "artefacts", "noise", "jpeg")
 BARS = {"spearman": -0.90, "srcc": 0.90, "plcc": 0.90, "good": 0.90, "auroc": 0.85, "severity_top1": 0.80}
-
-
-def _auroc(qmap: np.ndarray, region: np.ndarray, fov: np.ndarray) -> float:
-    truth = region[fov]
-    if truth.all() or not truth.any():
-        return float("nan")
-    pred = torch.from_numpy((1.0 - qmap[fov]).astype(np.float32))
-    return float(compute_roc_auc(pred, torch.from_numpy(truth.astype(np.float32))))
 
 
 def _camera_report(assessors: dict, sources: list, camera, kinds: tuple[str, ...]) -> dict:
@@ -68,7 +59,7 @@ def _camera_report(assessors: dict, sources: list, camera, kinds: tuple[str, ...
     for i, src in enumerate(sources):
         for k, kind in enumerate(REGIONAL_KINDS):
             rung = regional(src, camera, kind, 0.8, seed=5000 + 100 * i + k)
-            auroc[kind].append(_auroc(mapped.assess(rung.image).quality_map, rung.region, rung.fov))
+            auroc[kind].append(pixel_auroc(1.0 - mapped.assess(rung.image).quality_map, rung.region, rung.fov))
     untouched = {}
     for src in sources:
         _, rung = next(ladder(src, camera, kinds[0], (0.0,), seed=0))

@@ -109,3 +109,25 @@ def test_ladder_spearman_reads_the_direction_per_kind(ladder_set):
     falling = ladder_spearman(100 - severity, records)
     assert falling and all(v == pytest.approx(-1.0) for v in falling.values())
     assert all(v == pytest.approx(1.0) for v in ladder_spearman(severity, records).values())
+
+
+def test_validation_reports_the_ladders_and_the_maps_localisation(tmp_path):
+    """evaluate_fthnet picks checkpoints: it must see ladders, the MOS and whether the coarse map finds a region."""
+    from monai_fiqa.fthnet.recipe import evaluate_fthnet
+    from monai_fiqa.fthnet.windows import regional_masks
+
+    out = tmp_path / "set"
+    assert main(["synth", "--n", "12", "--out", str(out), "--size", "256", "--seed", "5", "--ladder-rungs", "4"]) == 0
+    records = read_quality_csv(out / "labels.csv")
+    regional = [r for r in records if regional_masks(r) is not None]
+    assert regional, "the synth set has photographs degraded in part of their field of view"
+    for r in regional:
+        region, fov = regional_masks(r)
+        assert region.shape == fov.shape and (region & fov).any() and not (fov <= region).all()
+    torch.manual_seed(0)
+    model = create_model("fthnet_s", img_size=64, severity_kinds=KINDS)
+    metrics = evaluate_fthnet(model, FundusQualityDataset(records, 64, train=False))
+    assert set(metrics) >= {"srcc", "plcc", "ladder", "map_auroc", "selection"}
+    assert 0.0 <= metrics["map_auroc"] <= 1.0 and np.isfinite(metrics["selection"])
+    terms = [metrics["srcc"], metrics["ladder"], 2 * metrics["map_auroc"] - 1]
+    assert metrics["selection"] == pytest.approx(np.mean(terms))

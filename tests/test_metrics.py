@@ -267,3 +267,17 @@ def test_rmse_zero_iff_equal(pair):
     assert rmse(pred, pred) == 0.0
     assert rmse(pred, target) >= 0.0
     assert (rmse(pred, target) == 0.0) == (pred == target)
+
+
+def test_pixel_auroc_scores_how_well_a_map_points_at_the_region():
+    from monai_fiqa.metrics.functional import pixel_auroc
+
+    yy, xx = np.mgrid[:40, :40]
+    within = (yy - 20) ** 2 + (xx - 20) ** 2 < 18**2
+    region = within & (xx < 15)
+    badness = (40 - xx).astype(np.float32)  # worst on the left, where the region is
+    assert pixel_auroc(badness, region, within) == pytest.approx(1.0)
+    assert pixel_auroc(-badness, region, within) == pytest.approx(0.0)
+    assert 0.9 < pixel_auroc(badness, region, within, max_pixels=200) <= 1.0  # a pixel sample
+    assert np.isnan(pixel_auroc(badness, within, within))  # the region is everything: nothing to find
+    assert np.isnan(pixel_auroc(badness, np.zeros_like(within), within))

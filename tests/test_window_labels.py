@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from monai_fiqa.data import read_quality_csv
@@ -60,3 +61,33 @@ def test_a_window_sample_is_its_window_of_the_input_square(tmp_path):
     view, mos = sample
     np.testing.assert_array_equal(view, window_views(fundus_to_square(degraded, 96, fov_square_box(clean)))[4])
     assert 0.0 <= mos <= 100.0
+
+
+def test_regionally_degraded_photographs_add_a_ranked_pair_of_windows(tmp_path):
+    """The worse-covered window of a pair has the lower label, and the two form one ranking group of their own."""
+    from monai_fiqa.engine.ranking import NO_GROUP
+    from monai_fiqa.fthnet.dataset import FundusQualityDataset
+
+    cfg = MixConfig(kinds=("defocus",), p_clean=0.0, n_steps_probs=(1.0,), region_prob=1.0, severity_beta=(50, 1))
+    records = read_quality_csv(make_labelled_set(10, tmp_path, size=256, seed=7, config=cfg))
+    for cache in (None, tmp_path / "cache", tmp_path / "cache"):  # built, cached, reloaded
+        ds = FundusQualityDataset(records, 64, train=True, zoom_prob=0.5, with_groups=True, cache_dir=cache)
+        n_pairs = len(ds.pair_record) // 2
+        assert n_pairs >= 5 and len(ds) == len(records) + 2 * n_pairs
+        worse, better = ds.pair_mos[0::2], ds.pair_mos[1::2]
+        assert (worse < better).mean() >= 0.8 and worse.mean() < better.mean() - 2, (worse, better)
+        pair_groups = ds.groups[len(records) :]
+        assert pair_groups[0::2] == pair_groups[1::2] and len(set(pair_groups)) == n_pairs
+        assert not set(pair_groups) & set(ds.groups[: len(records)]) and NO_GROUP not in pair_groups
+        x, y, group = ds[len(records)]
+        assert x.shape == (3, 64, 64) and y.item() == pytest.approx(ds.pair_mos[0] / 100) and group == pair_groups[0]
+
+
+def test_a_set_without_regional_degradations_has_no_pairs(tmp_path):
+    from monai_fiqa.fthnet.dataset import FundusQualityDataset
+
+    cfg = MixConfig(kinds=("haze",), p_clean=0.0, n_steps_probs=(1.0,), region_prob=0.0)
+    records = read_quality_csv(make_labelled_set(4, tmp_path, size=256, seed=2, config=cfg))
+    for _ in range(2):  # built, then reloaded from the cache
+        ds = FundusQualityDataset(records, 64, train=True, zoom_prob=0.5, cache_dir=tmp_path / "cache")
+        assert len(ds) == len(records) and len(ds.pair_record) == 0

@@ -48,7 +48,13 @@ def register(families: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--warmup", dest="warmup_steps", type=int, default=d.warmup_steps, help="linear warm-up steps")
     p.add_argument("--val-every", dest="val_every", type=int, default=d.val_every)
-    p.add_argument("--zoom-prob", dest="zoom_prob", type=float, default=d.zoom_prob, help="share of window views (a coarse-map window in place, with its local pseudo-MOS)")
+    p.add_argument(
+        "--zoom-prob",
+        dest="zoom_prob",
+        type=float,
+        default=d.zoom_prob,
+        help="share of window views (a coarse-map window in place, with its local pseudo-MOS)",
+    )
     p.add_argument(
         "--precision", choices=["fp32", "bf16"], default="bf16", help="bf16 autocast (1.6x the fp32 step here)"
     )

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from monai_fiqa.engine.ranking import NO_GROUP, source_groups
 from monai_fiqa.fthnet.models import IMAGENET_MEAN, IMAGENET_STD
-from monai_fiqa.fthnet.windows import window_sample
+from monai_fiqa.fthnet.windows import window_pair, window_sample
 from monai_fiqa.fundus.preprocessing import fundus_to_square
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.io.quality_csv import QualityRecord
@@ -88,6 +88,21 @@ def _group_key(record: QualityRecord) -> str:
     return ladder_key(record) or f"source:{record.source}"
 
 
+def _cached_parts(
+    cache: Path | None, name: str, parts: Sequence[str], build: Callable[[], Sequence[np.ndarray]]
+) -> tuple[np.ndarray, ...]:
+    """Arrays built together (``build()`` returns one per part), each cached as :func:`_cached` caches one; built
+    at most once, whichever files are missing."""
+    built: list[np.ndarray] = []
+
+    def part(k: int) -> np.ndarray:
+        if not built:
+            built.extend(build())
+        return built[k]
+
+    return tuple(_cached(cache, f"{name}_{p}", lambda k=k: part(k)) for k, p in enumerate(parts))
+
+
 def _cached(cache: Path | None, name: str, build: Callable[[], np.ndarray]) -> np.ndarray:
     """``build()``, or the array saved under ``cache/name.npy`` by an earlier run (memory-mapped, read-only)."""
     if cache is None:
@@ -115,7 +130,9 @@ class FundusQualityDataset(Dataset):
         seed: seed of the augmentation generator (so a resumed run does not replay the same crops).
         zoom_prob: share of training samples shown as a window view (one of the coarse map's windows, in place)
             with its local pseudo-MOS (:mod:`monai_fiqa.fthnet.windows`; only rows of ``monai-fiqa synth`` sets
-            have one).
+            have one).  With windows on, every photograph degraded in part of its field of view also adds two
+            items after the records: its windows most and least covered by the region, one ranking group
+            (:func:`~monai_fiqa.fthnet.windows.window_pair`).
         severity_kinds: degradation kinds whose severities are returned (for the auxiliary head); a window view
             of a regionally degraded photograph gets weight 0 for the regional kinds (the window's own share of the
             region is unknown).
@@ -152,17 +169,18 @@ class FundusQualityDataset(Dataset):
         self.zoom_prob = zoom_prob
         self.window_images: np.ndarray | None = None
         self.window_mos: np.ndarray | None = None  # NaN where a record has no window label (e.g. a site's CSV row)
+        self.pair_images = np.zeros((0, img_size, img_size, 3), np.uint8)
+        self.pair_mos = np.zeros(0, np.float32)
+        self.pair_record = np.zeros(0, np.int64)  # the record each pair window comes from
         if train and zoom_prob > 0:
-            name = f"windows_{key}_{img_size}_{seed}"
-            views: list[np.ndarray] = []  # built at most once, for whichever of the two files is missing
-
-            def part(k: int) -> np.ndarray:
-                if not views:
-                    views.extend(self._window_views(seed))
-                return views[k]
-
-            self.window_images = _cached(cache, f"{name}_images", lambda: part(0))
-            self.window_mos = _cached(cache, f"{name}_mos", lambda: part(1))
+            self.window_images, self.window_mos = _cached_parts(
+                cache, f"windows_{key}_{img_size}_{seed}", ("images", "mos"), lambda: self._window_views(seed)
+            )
+            self.pair_images, self.pair_mos, self.pair_record = _cached_parts(
+                cache, f"windowpairs_{key}_{img_size}", ("images", "mos", "record"), self._window_pairs
+            )
+            first = max(self.groups, default=-1) + 1
+            self.groups = self.groups + [first + j // 2 for j in range(len(self.pair_mos))]
 
     def _load_squares(self) -> np.ndarray:
         return np.stack(
@@ -184,10 +202,23 @@ class FundusQualityDataset(Dataset):
                 images[i], mos[i] = view
         return images, mos
 
-    def __len__(self) -> int:
-        return len(self.records)
+    def _window_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        images, mos, record = [], [], []
+        for i, r in enumerate(tqdm(self.records, desc="window pairs", leave=False)):
+            pair = None if self.in_ladder[i] else window_pair(r, self.img_size)
+            for view, label in pair or ():
+                images.append(view)
+                mos.append(label)
+                record.append(i)
+        if not images:
+            return self.pair_images, self.pair_mos, self.pair_record
+        return np.stack(images), np.asarray(mos, np.float32), np.asarray(record, np.int64)
 
-    def _item(self, i: int, x: torch.Tensor, y: torch.Tensor, windowed: bool) -> tuple[torch.Tensor, ...]:
+    def __len__(self) -> int:
+        return len(self.records) + len(self.pair_record)
+
+    def _item(self, i: int, x: torch.Tensor, y: torch.Tensor, windowed: bool, group: int) -> tuple[torch.Tensor, ...]:
+        """The item of record ``i`` shown as ``x`` with label ``y`` (a window view or the whole photograph)."""
         item: tuple[torch.Tensor, ...] = (x, y)
         if self.severity_kinds:
             targets, weights, regional = self.severities[i]
@@ -195,7 +226,7 @@ class FundusQualityDataset(Dataset):
                 weights = np.where(regional, 0.0, weights).astype(np.float32)
             item += (torch.from_numpy(targets), torch.from_numpy(weights))
         if self.with_groups:
-            item += (torch.tensor(NO_GROUP if windowed else self.groups[i]),)
+            item += (torch.tensor(group),)
         return item
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, ...]]:
@@ -204,9 +235,10 @@ class FundusQualityDataset(Dataset):
         views: dict[int, tuple[int, int, bool, bool]] = {}
         items = []
         for i in indices:
-            if self.train and self.in_ladder[i]:
+            if self.train and i < len(self.records) and self.in_ladder[i]:
                 view = views.setdefault(self.groups[i], self._random_view())
-                items.append(self._item(i, normalise(self._crop(self.images[i], view)), self.targets[i : i + 1], False))
+                x = normalise(self._crop(self.images[i], view))
+                items.append(self._item(i, x, self.targets[i : i + 1], False, self.groups[i]))
             else:
                 items.append(self[i])
         return items
@@ -222,11 +254,16 @@ class FundusQualityDataset(Dataset):
         return img[:: -1 if flip_ud else 1, :: -1 if flip_lr else 1]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+        if i >= len(self.records):  # a window of a ranked pair
+            j = i - len(self.records)
+            img = self.pair_images[j][:, ::-1] if self.rng.random() < 0.5 else self.pair_images[j]
+            y = torch.tensor([float(self.pair_mos[j]) / 100.0], dtype=torch.float32)
+            return self._item(int(self.pair_record[j]), normalise(img), y, True, self.groups[i])
         has_window = self.window_mos is not None and np.isfinite(self.window_mos[i]) and not self.in_ladder[i]
         if has_window and self.rng.random() < self.zoom_prob:
             img, mos = self.window_images[i], float(self.window_mos[i])
             if self.rng.random() < 0.5:
                 img = img[:, ::-1]
-            return self._item(i, normalise(img), torch.tensor([mos / 100.0], dtype=torch.float32), True)
+            return self._item(i, normalise(img), torch.tensor([mos / 100.0], dtype=torch.float32), True, NO_GROUP)
         img = self._crop(self.images[i], self._random_view()) if self.train else self.images[i]
-        return self._item(i, normalise(img), self.targets[i : i + 1], False)
+        return self._item(i, normalise(img), self.targets[i : i + 1], False, self.groups[i])

@@ -13,9 +13,13 @@ import torch
 from monai_fiqa.engine.ranking import NO_GROUP, pairwise_rank_loss
 from monai_fiqa.engine.trainer import TrainConfig, predict_scores, train
 from monai_fiqa.fthnet.dataset import FundusQualityDataset, ladder_key
+from monai_fiqa.fthnet.inferer import FTHNetInferer
+from monai_fiqa.fthnet.windows import regional_masks
 from monai_fiqa.fundus.physics import DEGRADATIONS
+from monai_fiqa.fundus.preprocessing import fov_square_box
+from monai_fiqa.io.images import read_rgb
 from monai_fiqa.io.quality_csv import QualityRecord, read_quality_csv, split_by_source
-from monai_fiqa.metrics.functional import plcc, rmse, srcc
+from monai_fiqa.metrics.functional import pixel_auroc, plcc, rmse, srcc
 from monai_fiqa.registry import create_model
 
 __all__ = [
@@ -26,6 +30,7 @@ __all__ = [
     "fthnet_network",
     "fthnet_step_loss",
     "ladder_spearman",
+    "map_auroc",
     "severity_kinds",
     "train_from_csvs",
 ]
@@ -95,11 +100,32 @@ def ladder_spearman(scores: Sequence[float], records: Sequence[QualityRecord]) -
     return {kind: float(np.nanmean(values)) for kind, values in sorted(per_kind.items())}
 
 
-def evaluate_fthnet(model: torch.nn.Module, data: FundusQualityDataset, batch_size: int = 16) -> dict[str, float]:
-    """SRCC / PLCC / RMSE against the MOS and, where the set holds severity ladders, their per-kind Spearman.
+def map_auroc(model: torch.nn.Module, records: Sequence[QualityRecord], img_size: int, limit: int = 96) -> float:
+    """Mean pixel AUROC of ``1 - coarse map`` against the degraded region, over the first ``limit`` records that
+    are degraded in part of their field of view (NaN without any): does the map point at the bad region?"""
+    inferer = FTHNetInferer(img_size, tta=False)
+    model.eval()
+    aurocs = []
+    for record in records:
+        masks = regional_masks(record)
+        if masks is None:
+            continue
+        region, fov = masks
+        image = read_rgb(record.path)[0]
+        qmap = inferer.coarse_map(image, fov_square_box(image, fov=fov), model)
+        aurocs.append(pixel_auroc(1.0 - qmap, region, fov))
+        if len(aurocs) == limit:
+            break
+    return float(np.mean(aurocs)) if aurocs else float("nan")
 
-    ``selection`` (what picks ``best_model.pt``) is the SRCC, or with ladders the mean of the SRCC and the
-    negated mean ladder Spearman over kinds: the shipped model must both order photographs and rank every kind.
+
+def evaluate_fthnet(model: torch.nn.Module, data: FundusQualityDataset, batch_size: int = 16) -> dict[str, float]:
+    """SRCC / PLCC / RMSE against the MOS, where the set holds severity ladders their per-kind Spearman, and where
+    it holds regional degradations the coarse map's pixel AUROC.
+
+    ``selection`` (what picks ``best_model.pt``) is the mean of the terms the set allows, each 1 when perfect and
+    0 at chance: the SRCC, the negated mean ladder Spearman over kinds, and 2 x map AUROC - 1.  The shipped model
+    must order photographs, rank every kind and say where a photograph is bad.
     """
     scores = predict_scores(model, data, batch_size)
     truth = data.targets.numpy() * 100.0
@@ -108,7 +134,9 @@ def evaluate_fthnet(model: torch.nn.Module, data: FundusQualityDataset, batch_si
     ladders = ladder_spearman(scores, data.records)
     metrics.update({f"ladder_{kind}": round(rho, 4) for kind, rho in ladders.items()})
     metrics["ladder"] = -float(np.mean(list(ladders.values()))) if ladders else float("nan")
-    metrics["selection"] = (metrics["srcc"] + metrics["ladder"]) / 2 if ladders else metrics["srcc"]
+    metrics["map_auroc"] = map_auroc(model, data.records, data.img_size)
+    terms = [metrics["srcc"], metrics["ladder"], 2.0 * metrics["map_auroc"] - 1.0]
+    metrics["selection"] = float(np.mean([t for t in terms if np.isfinite(t)]))
     return metrics
 
 

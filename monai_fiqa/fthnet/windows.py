@@ -15,6 +15,10 @@ such windows, the network learned "less detail is better" and ranked defocus and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -24,7 +28,7 @@ from monai_fiqa.fundus.pseudo_mos import pseudo_mos
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.io.quality_csv import QualityRecord
 
-__all__ = ["WINDOW_OFFSETS", "window_boxes", "window_views", "window_sample"]
+__all__ = ["WINDOW_OFFSETS", "regional_masks", "window_boxes", "window_pair", "window_sample", "window_views"]
 
 WINDOW_OFFSETS = (0.0, 0.25, 0.5)  # window origins in units of the square's side; windows are half the side
 
@@ -51,20 +55,31 @@ def _mask_square(mask: np.ndarray, box: tuple[int, int, int], size: int) -> np.n
     return fundus_to_square(rgb, size, box)[..., 0] > 127
 
 
-def window_sample(record: QualityRecord, size: int, window: int) -> tuple[np.ndarray, float] | None:
-    """One window view (``size`` px input square, window 0-8 row-major) of a synth-set record and its local
-    pseudo-MOS.
+@dataclass(frozen=True)
+class _LabelledPhoto:
+    """What a window label needs of a synth-set record: the clean source, the degraded copy, masks, anatomy."""
 
-    Returns ``None`` for records without a clean source and masks (e.g. a site's CSV).
-    """
+    record: QualityRecord
+    clean: np.ndarray
+    degraded: np.ndarray
+    fov: np.ndarray
+    vessels: np.ndarray
+    box: tuple[int, int, int]
+
+
+def _load(record: QualityRecord) -> _LabelledPhoto | None:
     row = record.row
     if not row.get("clean") or not row.get("id") or not row.get("disc_row"):
         return None
     base = row["_csv_dir"]
     clean, _ = read_rgb(f"{base}/{row['clean']}")
-    degraded, _ = read_rgb(record.path)
-    masks = {k: np.asarray(Image.open(f"{base}/masks/{row['id']}_{k}.png")) > 127 for k in ("fov", "vessels")}
-    box = fov_square_box(clean)
+    fov, vessels = (np.asarray(Image.open(f"{base}/masks/{row['id']}_{k}.png")) > 127 for k in ("fov", "vessels"))
+    return _LabelledPhoto(record, clean, read_rgb(record.path)[0], fov, vessels, fov_square_box(clean))
+
+
+def _labelled_window(photo: _LabelledPhoto, size: int, window: int) -> tuple[np.ndarray, float] | None:
+    """Window ``window``'s view and its local pseudo-MOS (None when the window is mostly outside the FOV)."""
+    row, box = photo.record.row, photo.box
     top, left, side = box
     big = 2 * size
     r0, c0, _ = window_boxes(big)[window]
@@ -77,18 +92,73 @@ def window_sample(record: QualityRecord, size: int, window: int) -> tuple[np.nda
     def move(r: float, c: float) -> tuple[float, float]:
         return (r - top) * scale - r0, (c - left) * scale - c0
 
-    fov = crop(_mask_square(masks["fov"], box, big))
+    fov = crop(_mask_square(photo.fov, box, big))
     if fov.mean() < 0.2:
         return None
-    rows = np.flatnonzero(masks["fov"].any(1))
+    rows = np.flatnonzero(photo.fov.any(1))
     anatomy = Anatomy(
         fov=fov,
         disc_center=move(float(row["disc_row"]), float(row["disc_col"])),
         disc_radius=0.075 * (rows[-1] - rows[0] + 1) * scale,
         fovea_center=move(float(row["fovea_row"]), float(row["fovea_col"])),
-        vessels=crop(_mask_square(masks["vessels"], box, big)),
+        vessels=crop(_mask_square(photo.vessels, box, big)),
     )
-    c_win = crop(fundus_to_square(clean, big, box))
-    d_win = crop(fundus_to_square(degraded, big, box))
-    view = window_views(fundus_to_square(degraded, size, box))[window]
+    c_win = crop(fundus_to_square(photo.clean, big, box))
+    d_win = crop(fundus_to_square(photo.degraded, big, box))
+    view = window_views(fundus_to_square(photo.degraded, size, box))[window]
     return view, pseudo_mos(c_win, d_win, anatomy).score
+
+
+def window_sample(record: QualityRecord, size: int, window: int) -> tuple[np.ndarray, float] | None:
+    """One window view (``size`` px input square, window 0-8 row-major) of a synth-set record and its local
+    pseudo-MOS.
+
+    Returns ``None`` for records without a clean source and masks (e.g. a site's CSV), or a window mostly outside
+    the field of view.
+    """
+    photo = _load(record)
+    return None if photo is None else _labelled_window(photo, size, window)
+
+
+def window_pair(record: QualityRecord, size: int) -> list[tuple[np.ndarray, float]] | None:
+    """The window views most and least covered by a regionally degraded record's region, with their labels.
+
+    Why: the coarse map asks "which part of *this* photograph is worse?".  Ranked against each other (a ranking
+    group of two), these windows teach that comparison directly, which regression on single windows - dominated by
+    the differences between photographs - did not (docs/experiments/fundus_fthnet.md, run 9).  None for records
+    without a partial region or masks.
+    """
+    masks = regional_masks(record)
+    photo = _load(record) if masks is not None else None
+    if photo is None:
+        return None
+    region = _mask_square(masks[0], photo.box, size)
+    order = np.argsort([region[r : r + w, c : c + w].mean() for r, c, w in window_boxes(size)], kind="stable")
+
+    def first_valid(windows: Sequence[int]) -> tuple[int, tuple[np.ndarray, float]] | None:
+        for w in windows:
+            labelled = _labelled_window(photo, size, int(w))
+            if labelled is not None:
+                return int(w), labelled
+        return None
+
+    worst, best = first_valid(order[::-1]), first_valid(order)
+    if worst is None or best is None or worst[0] == best[0]:
+        return None
+    return [worst[1], best[1]]
+
+
+def regional_masks(record: QualityRecord) -> tuple[np.ndarray, np.ndarray] | None:
+    """(degraded region, field of view) of a synth-set record degraded in part of its field of view.
+
+    ``None`` when the record has no masks (e.g. a site's CSV) or the region is empty or covers the whole field of
+    view (a whole-image degradation: nothing to localise).
+    """
+    row = record.row
+    masks = Path(row.get("_csv_dir", "")) / "masks"
+    region_path, fov_path = masks / f"{row.get('id')}_region.png", masks / f"{row.get('id')}_fov.png"
+    if not row.get("id") or not region_path.is_file() or not fov_path.is_file():
+        return None
+    region, fov = (np.asarray(Image.open(p)) > 127 for p in (region_path, fov_path))
+    inside = region[fov]
+    return (region, fov) if inside.any() and not inside.all() else None

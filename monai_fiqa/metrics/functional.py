@@ -24,7 +24,7 @@ import torch
 from monai.metrics import compute_roc_auc
 from scipy import optimize, special, stats
 
-__all__ = ["grade_accuracy", "grade_auroc", "krcc", "logistic_4p", "plcc", "rmse", "srcc"]
+__all__ = ["grade_accuracy", "grade_auroc", "krcc", "logistic_4p", "pixel_auroc", "plcc", "rmse", "srcc"]
 
 
 def _to_numpy(x: Any) -> np.ndarray:
@@ -236,3 +236,22 @@ def grade_auroc(scores: Any, target_grades: Any, classes: Sequence[Any] | None =
     else:
         y = torch.nn.functional.one_hot(idx, num_classes=n_cols)
     return float(compute_roc_auc(torch.as_tensor(s), y, average="macro"))
+
+
+def pixel_auroc(
+    badness: np.ndarray, region: np.ndarray, within: np.ndarray, max_pixels: int | None = None, seed: int = 0
+) -> float:
+    """AUROC of a per-pixel ``badness`` map (e.g. ``1 - quality map``) against a degraded ``region`` mask, over the
+    pixels ``within`` a mask (the field of view): how well the map points at the region.
+
+    Computed with :func:`monai.metrics.compute_roc_auc`.  ``max_pixels`` scores a fixed random sample of that many
+    pixels (large photographs).  Returns NaN when the region covers none or all of the pixels (nothing to find).
+    """
+    idx = np.flatnonzero(within)
+    if max_pixels is not None and len(idx) > max_pixels:
+        idx = np.random.default_rng(seed).choice(idx, max_pixels, replace=False)
+    truth = region.reshape(-1)[idx].astype(np.float32)
+    if truth.min(initial=0.0) == truth.max(initial=0.0):
+        return float("nan")
+    pred = badness.reshape(-1)[idx].astype(np.float32)
+    return float(compute_roc_auc(torch.from_numpy(pred), torch.from_numpy(truth)))
