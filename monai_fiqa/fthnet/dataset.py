@@ -120,8 +120,9 @@ class FundusQualityDataset(Dataset):
     """(image, MOS / 100[, severities, severity weights][, source group]) items.
 
     The severities and their weights come with ``severity_kinds``; the source group (an integer, equal for copies
-    of one photograph, :data:`~monai_fiqa.engine.ranking.NO_GROUP` for a window view) with ``with_groups``, for
-    the ranking loss over source-grouped batches (:mod:`monai_fiqa.engine.ranking`).
+    of one photograph or the two windows of a ranked pair, :data:`~monai_fiqa.engine.ranking.NO_GROUP` for a single
+    window view) with ``with_groups``, for the ranking loss over source-grouped batches
+    (:mod:`monai_fiqa.engine.ranking`).
 
     Args:
         records: labelled images.
