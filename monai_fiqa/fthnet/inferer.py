@@ -5,7 +5,8 @@ Why these choices:
   each also flipped) instead of random crops, so the same image always gets the same score;
 * coarse quality map - the same network scores a 3x3 grid of overlapping half-size windows of the FOV square,
   each shown in place at the photograph's scale (black outside the window: :mod:`monai_fiqa.fthnet.windows` says
-  why not enlarged); the 3x3 scores are upsampled bilinearly to the photograph.
+  why not enlarged); the 3x3 scores, placed at the windows' centres, are interpolated bilinearly onto the
+  photograph.
   It says *where* quality is lower at the scale of a quarter of the retina; it is not a pixel-level map;
 * a photograph that is not an in-distribution colour fundus image is still scored, and flagged (then graded reject).
 """
@@ -71,7 +72,10 @@ class FTHNetInferer(QualityInferer):
         """The 3x3 window scores upsampled to the photograph, in [0, 1]."""
         windows = window_views(fundus_to_square(image, self.img_size, box))
         grid = self.scores_and_severities(windows, network)[0].reshape(3, 3) / 100.0
-        return square_to_image(grid, box, image.shape[:2], outside=None, align_corners=True)
+        # each score belongs at its window's centre (1/4, 1/2, 3/4 of the square), constant beyond: the edge-padded
+        # 5 x 5 grid spans the square corner to corner
+        centred = np.pad(grid, 1, mode="edge")
+        return square_to_image(centred, box, image.shape[:2], outside=None, align_corners=True)
 
     def infer(self, loaded: FundusInput, network: torch.nn.Module) -> Scored:
         image, fov, warnings = loaded.image, loaded.fov, loaded.warnings
