@@ -122,6 +122,8 @@ def _train_problems(folder: Path) -> list[str]:
             return problems
         try:
             smoke = {"train_config#batch_size": 2, "train#trainer#max_steps": SMOKE_STEPS}
+            if "group_size" in parser.config.get("train_config", {}):  # ranking groups must fit the smoke batch
+                smoke["train_config#group_size"] = 2
             wf = _create_workflow(folder, "train", "train.json", **overrides, **smoke)
             wf.run()
             wf.finalize()

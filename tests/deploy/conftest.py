@@ -41,7 +41,9 @@ def fundus_test_bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (bundle / "models").mkdir()
     torch.manual_seed(0)
     kinds = tuple(cfg["network_def"]["severity_kinds"])  # the shipped config's severity head, on the tiny network
-    torch.save(create_model("fthnet_tiny", severity_kinds=kinds).state_dict(), bundle / "models" / "model.pt")
+    detail = cfg["network_def"].get("detail_sigma", 0.0)  # the shipped input channels (RGB, or RGB + detail band)
+    model = create_model("fthnet_tiny", severity_kinds=kinds, detail_sigma=detail)
+    torch.save(model.state_dict(), bundle / "models" / "model.pt")
     return root
 
 
