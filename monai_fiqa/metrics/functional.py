@@ -251,7 +251,7 @@ def pixel_auroc(
     if max_pixels is not None and len(idx) > max_pixels:
         idx = np.random.default_rng(seed).choice(idx, max_pixels, replace=False)
     truth = region.reshape(-1)[idx].astype(np.float32)
-    if truth.min(initial=0.0) == truth.max(initial=0.0):
+    if truth.size == 0 or truth.min() == truth.max():
         return float("nan")
     pred = badness.reshape(-1)[idx].astype(np.float32)
     return float(compute_roc_auc(torch.from_numpy(pred), torch.from_numpy(truth)))
