@@ -131,3 +131,19 @@ def test_validation_reports_the_ladders_and_the_maps_localisation(tmp_path):
     assert 0.0 <= metrics["map_auroc"] <= 1.0 and np.isfinite(metrics["selection"])
     terms = [metrics["srcc"], metrics["ladder"], 2 * metrics["map_auroc"] - 1]
     assert metrics["selection"] == pytest.approx(np.mean(terms))
+
+
+def test_windows_of_one_photograph_are_ranked_from_half_a_point_whole_photographs_from_two():
+    """A 1-point label gap is a true order between windows of one photograph, a tie between whole photographs."""
+    from monai_fiqa.fthnet.dataset import WINDOW_GROUP_BASE
+
+    class Fixed(torch.nn.Module):  # scores that reverse every pair of the batch
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.tensor([[0.50], [0.60]], requires_grad=True)
+
+    y = torch.tensor([[0.91], [0.90]])
+    images = torch.zeros(2, 3, 8, 8)
+    photo = fthnet_loss(Fixed(), (images, y, torch.tensor([3, 3])), severity_weight=0.0, rank_weight=1.0)
+    window = (images, y, torch.full((2,), WINDOW_GROUP_BASE + 3))
+    windows = fthnet_loss(Fixed(), window, severity_weight=0.0, rank_weight=1.0)
+    assert windows.item() > photo.item() + 0.1

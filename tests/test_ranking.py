@@ -47,3 +47,15 @@ def test_rank_loss_gradient_pushes_the_better_copy_up() -> None:
     scores = torch.tensor([0.4, 0.5], requires_grad=True)
     pairwise_rank_loss(scores, torch.tensor([0.8, 0.4]), torch.tensor([7, 7])).backward()
     assert scores.grad[0] < 0 < scores.grad[1]  # descending the loss raises the better one, lowers the worse
+
+
+def test_a_per_item_tie_gap_ranks_fine_groups_and_leaves_coarse_ones_tied() -> None:
+    targets = torch.tensor([0.91, 0.90, 0.91, 0.90])  # a 1-point gap in each group
+    scores = torch.tensor([0.5, 0.6, 0.5, 0.6])  # reversed in both
+    groups = torch.tensor([0, 0, 1, 1])
+    assert pairwise_rank_loss(scores, targets, groups).item() == 0.0  # the default 2-point tie
+    fine_first = torch.tensor([0.005, 0.005, 0.02, 0.02])
+    loss = pairwise_rank_loss(scores.requires_grad_(), targets, groups, min_gap=fine_first)
+    assert loss.item() > 0.1
+    loss.backward()
+    assert scores.grad[0] < 0 < scores.grad[1] and scores.grad[2] == scores.grad[3] == 0  # group 1 stays a tie

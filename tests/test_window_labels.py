@@ -63,34 +63,36 @@ def test_a_window_sample_is_its_window_of_the_input_square(tmp_path):
     assert 0.0 <= mos <= 100.0
 
 
-def test_regionally_degraded_photographs_add_a_ranked_pair_of_windows(tmp_path):
-    """The worse-covered window of a pair has the lower label, and the two form one ranking group of their own."""
+def test_regionally_degraded_photographs_add_a_ranked_group_of_windows(tmp_path):
+    """Windows from most to least covered by the region: the most covered has the lowest label; each photograph's
+    windows form one ranking group of their own, with ids the loss can tell from whole-photograph groups."""
     from monai_fiqa.engine.ranking import NO_GROUP
-    from monai_fiqa.fthnet.dataset import FundusQualityDataset
+    from monai_fiqa.fthnet.dataset import WINDOW_GROUP_BASE, FundusQualityDataset
 
     cfg = MixConfig(kinds=("defocus",), p_clean=0.0, n_steps_probs=(1.0,), region_prob=1.0, severity_beta=(50, 1))
     records = read_quality_csv(make_labelled_set(10, tmp_path, size=256, seed=7, config=cfg))
     for cache in (None, tmp_path / "cache", tmp_path / "cache"):  # built, cached, reloaded
         ds = FundusQualityDataset(records, 64, train=True, zoom_prob=0.5, with_groups=True, cache_dir=cache)
-        n_pairs = len(ds.pair_record) // 2
-        assert n_pairs >= 5 and len(ds) == len(records) + 2 * n_pairs
-        worse, better = ds.pair_mos[0::2], ds.pair_mos[1::2]
-        assert (worse < better).mean() >= 0.8 and worse.mean() < better.mean() - 2, (worse, better)
-        pair_groups = ds.groups[len(records) :]
-        assert pair_groups[0::2] == pair_groups[1::2] and len(set(pair_groups)) == n_pairs
-        assert not set(pair_groups) & set(ds.groups[: len(records)]) and NO_GROUP not in pair_groups
+        window_groups = ds.groups[len(records) :]
+        members = {g: [j for j, h in enumerate(window_groups) if h == g] for g in set(window_groups)}
+        assert len(members) >= 5 and len(ds) == len(records) + len(ds.group_record)
+        assert all(2 <= len(m) <= 3 for m in members.values()) and sum(len(m) == 3 for m in members.values()) >= 3
+        most, least = (np.array([ds.group_mos[m[k]] for m in members.values()]) for k in (0, -1))
+        assert (most < least).mean() >= 0.8 and most.mean() < least.mean() - 2, (most, least)
+        assert min(window_groups) >= WINDOW_GROUP_BASE > max(ds.groups[: len(records)])
+        assert NO_GROUP not in window_groups
         x, y, group = ds[len(records)]
-        assert x.shape == (3, 64, 64) and y.item() == pytest.approx(ds.pair_mos[0] / 100) and group == pair_groups[0]
+        assert x.shape == (3, 64, 64) and y.item() == pytest.approx(ds.group_mos[0] / 100) and group == window_groups[0]
 
 
-def test_a_set_without_regional_degradations_has_no_pairs(tmp_path):
+def test_a_set_without_regional_degradations_has_no_window_groups(tmp_path):
     from monai_fiqa.fthnet.dataset import FundusQualityDataset
 
     cfg = MixConfig(kinds=("haze",), p_clean=0.0, n_steps_probs=(1.0,), region_prob=0.0)
     records = read_quality_csv(make_labelled_set(4, tmp_path, size=256, seed=2, config=cfg))
     for _ in range(2):  # built, then reloaded from the cache
         ds = FundusQualityDataset(records, 64, train=True, zoom_prob=0.5, cache_dir=tmp_path / "cache")
-        assert len(ds) == len(records) and len(ds.pair_record) == 0
+        assert len(ds) == len(records) and len(ds.group_record) == 0
 
 
 def test_the_coarse_map_puts_each_window_score_at_the_window_centre(monkeypatch):
@@ -103,3 +105,21 @@ def test_the_coarse_map_puts_each_window_score_at_the_window_centre(monkeypatch)
     for k, (r, c, w) in enumerate(window_boxes(200)):
         assert qmap[r + w // 2, c + w // 2] == pytest.approx(k / 10, abs=0.01)
     assert qmap[0, 0] == pytest.approx(0.0) and qmap[-1, -1] == pytest.approx(0.8)  # constant beyond the centres
+
+
+def test_window_labels_are_built_the_same_on_worker_processes(tmp_path):
+    """The first run of a training set builds its labelled windows on every core (engine.parallel)."""
+    from monai_fiqa.engine.parallel import process_map
+    from monai_fiqa.fthnet.dataset import _star
+
+    cfg = MixConfig(kinds=("haze",), p_clean=0.0, n_steps_probs=(1.0,), region_prob=1.0)
+    records = read_quality_csv(make_labelled_set(2, tmp_path, size=256, seed=3, config=cfg))
+    jobs = [(window_sample, r, 64, w) for r in records for w in (0, 4)]
+    here = [_star(job) for job in jobs]
+    there = list(process_map(_star, jobs, workers=2, min_items=1))
+    assert len(there) == len(here) == 4
+    for a, b in zip(here, there, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(a[0], b[0])
+            assert a[1] == b[1]

@@ -12,10 +12,7 @@ of workers.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
 
@@ -31,6 +28,7 @@ from monai_fiqa.ctmr.synth_set import (
     phantom_source,
     reoriented_sources,
 )
+from monai_fiqa.engine.parallel import process_map
 
 __all__ = ["TRAIN_VOLUMES", "build_ctmr_set", "extra_sources"]
 
@@ -144,17 +142,14 @@ def build_ctmr_set(
     images = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.float16, shape=(n, 2, size, size))
     keys = ("score", "severity", "severity_mask", "prompt", "matrix", "group", "ladder_artefact")
     targets: dict[str, list] = {k: [] for k in keys}
-    # "spawn": a forked child of a process that already ran torch can deadlock in OpenMP
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) if workers > 1 else None
-    with pool or nullcontext():
-        results = pool.map(_one, jobs, chunksize=max(1, 16 // per_job)) if pool else map(_one, jobs)
-        samples = (sample for job in results for sample in job)
-        for i, sample in enumerate(samples):
-            images[i] = sample["image"].astype(np.float16)
-            for k in keys:
-                targets[k].append(sample[k])
-            if (i + 1) % 500 == 0:
-                print(f"{i + 1}/{n} samples", flush=True)
+    results = process_map(_one, jobs, workers, chunksize=max(1, 16 // per_job), min_items=2)
+    samples = (sample for job in results for sample in job)
+    for i, sample in enumerate(samples):
+        images[i] = sample["image"].astype(np.float16)
+        for k in keys:
+            targets[k].append(sample[k])
+        if (i + 1) % 500 == 0:
+            print(f"{i + 1}/{n} samples", flush=True)
     images.flush()
     np.savez(out / "targets.npz", **{k: np.asarray(v) for k, v in targets.items()})
     manifest = {

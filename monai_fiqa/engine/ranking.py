@@ -74,7 +74,11 @@ class SourceGroupedBatchSampler(Sampler[list[int]]):
 
 
 def pairwise_rank_loss(
-    scores: torch.Tensor, targets: torch.Tensor, groups: torch.Tensor, min_gap: float = 0.02, max_margin: float = 0.1
+    scores: torch.Tensor,
+    targets: torch.Tensor,
+    groups: torch.Tensor,
+    min_gap: float | torch.Tensor = 0.02,
+    max_margin: float = 0.1,
 ) -> torch.Tensor:
     """Mean hinge ``relu(margin - (s_i - s_j))`` over pairs of one group whose targets differ by more than ``min_gap``.
 
@@ -86,13 +90,16 @@ def pairwise_rank_loss(
         scores: (B,) predicted scores (higher = better).
         targets: (B,) true scores on the same scale.
         groups: (B,) integer source ids.
-        min_gap: target differences at or below this are ties and not ranked.
+        min_gap: target differences at or below this are ties and not ranked; a (B,) tensor gives each item's
+            group its own threshold (the better item's value is used), for groups whose labels are finer than
+            others'.
         max_margin: cap of the margin.
     """
     scores, targets = scores.reshape(-1).float(), targets.reshape(-1).float()
     groups = groups.reshape(-1)
     gap = targets[:, None] - targets[None, :]
-    pairs = (groups[:, None] == groups[None, :]) & (groups[:, None] != NO_GROUP) & (gap > min_gap)
+    tie = min_gap.reshape(-1, 1).to(gap) if isinstance(min_gap, torch.Tensor) else min_gap
+    pairs = (groups[:, None] == groups[None, :]) & (groups[:, None] != NO_GROUP) & (gap > tie)
     if not bool(pairs.any()):
         return scores.sum() * 0.0
     margin = gap[pairs].clamp(max=max_margin)

@@ -17,19 +17,30 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from monai_fiqa.engine.parallel import default_workers, process_map
 from monai_fiqa.engine.ranking import NO_GROUP, source_groups
 from monai_fiqa.fthnet.models import IMAGENET_MEAN, IMAGENET_STD
-from monai_fiqa.fthnet.windows import window_pair, window_sample
+from monai_fiqa.fthnet.windows import window_group, window_sample
 from monai_fiqa.fundus.preprocessing import fundus_to_square
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.io.quality_csv import QualityRecord
 
-__all__ = ["CROP_MARGIN", "FundusQualityDataset", "ladder_key", "normalise", "severity_targets"]
+__all__ = [
+    "CROP_MARGIN",
+    "WINDOW_GROUP_BASE",
+    "FundusQualityDataset",
+    "ladder_key",
+    "normalise",
+    "severity_targets",
+]
 
 _MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
 _STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
 # training crops (and the test-time view grid) come from a square this much larger than the input
 CROP_MARGIN = 1.0625
+# ranking groups of window views of one photograph get ids from here on, so the loss can tell them from the groups of
+# whole photographs (their labels are finer: see monai_fiqa.fthnet.recipe.fthnet_loss)
+WINDOW_GROUP_BASE = 1_000_000_000
 
 
 def normalise(square_hwc: np.ndarray) -> torch.Tensor:
@@ -116,12 +127,21 @@ def _cached(cache: Path | None, name: str, build: Callable[[], np.ndarray]) -> n
     return np.load(path, mmap_mode="r")
 
 
+def _star(job: tuple) -> object:
+    """``job[0](*job[1:])``: a picklable call for worker processes."""
+    return job[0](*job[1:])
+
+
+def _square(path: str | Path, size: int) -> np.ndarray:
+    return fundus_to_square(read_rgb(path)[0], size)
+
+
 class FundusQualityDataset(Dataset):
     """(image, MOS / 100[, severities, severity weights][, source group]) items.
 
     The severities and their weights come with ``severity_kinds``; the source group (an integer, equal for copies
-    of one photograph or the two windows of a ranked pair, :data:`~monai_fiqa.engine.ranking.NO_GROUP` for a single
-    window view) with ``with_groups``, for the ranking loss over source-grouped batches
+    of one photograph or the windows of one ranked window group, :data:`~monai_fiqa.engine.ranking.NO_GROUP` for a
+    single window view) with ``with_groups``, for the ranking loss over source-grouped batches
     (:mod:`monai_fiqa.engine.ranking`).
 
     Args:
@@ -131,9 +151,10 @@ class FundusQualityDataset(Dataset):
         seed: seed of the augmentation generator (so a resumed run does not replay the same crops).
         zoom_prob: share of training samples shown as a window view (one of the coarse map's windows, in place)
             with its local pseudo-MOS (:mod:`monai_fiqa.fthnet.windows`; only rows of ``monai-fiqa synth`` sets
-            have one).  With windows on, every photograph degraded in part of its field of view also adds two
-            items after the records: its windows most and least covered by the region, one ranking group
-            (:func:`~monai_fiqa.fthnet.windows.window_pair`).
+            have one).  With windows on, every photograph degraded in part of its field of view (ladder rungs
+            included) also adds items after the records: up to three of its windows from most to least covered by
+            the region, one ranking group with an id from :data:`WINDOW_GROUP_BASE` on
+            (:func:`~monai_fiqa.fthnet.windows.window_group`).
         severity_kinds: degradation kinds whose severities are returned (for the auxiliary head); a window view
             of a regionally degraded photograph gets weight 0 for the regional kinds (the window's own share of the
             region is unknown).
@@ -170,53 +191,53 @@ class FundusQualityDataset(Dataset):
         self.zoom_prob = zoom_prob
         self.window_images: np.ndarray | None = None
         self.window_mos: np.ndarray | None = None  # NaN where a record has no window label (e.g. a site's CSV row)
-        self.pair_images = np.zeros((0, img_size, img_size, 3), np.uint8)
-        self.pair_mos = np.zeros(0, np.float32)
-        self.pair_record = np.zeros(0, np.int64)  # the record each pair window comes from
+        self.group_images = np.zeros((0, img_size, img_size, 3), np.uint8)  # the window groups' views, in order
+        self.group_mos = np.zeros(0, np.float32)
+        self.group_record = np.zeros(0, np.int64)  # the record each group window comes from (one group per record)
         if train and zoom_prob > 0:
             self.window_images, self.window_mos = _cached_parts(
                 cache, f"windows_{key}_{img_size}_{seed}", ("images", "mos"), lambda: self._window_views(seed)
             )
-            self.pair_images, self.pair_mos, self.pair_record = _cached_parts(
-                cache, f"windowpairs_{key}_{img_size}", ("images", "mos", "record"), self._window_pairs
+            self.group_images, self.group_mos, self.group_record = _cached_parts(
+                cache, f"windowgroups_{key}_{img_size}", ("images", "mos", "record"), self._window_groups
             )
-            first = max(self.groups, default=-1) + 1
-            self.groups = self.groups + [first + j // 2 for j in range(len(self.pair_mos))]
+            self.groups = self.groups + [WINDOW_GROUP_BASE + int(r) for r in self.group_record]
+
+    def _built(self, fn: Callable, jobs: Sequence[tuple], desc: str) -> list:
+        """``fn(*job)`` for every job, on every core (the first run of a training set builds thousands of labelled
+        windows, ~0.2 s each), in order."""
+        results = process_map(_star, [(fn, *job) for job in jobs], default_workers())
+        return list(tqdm(results, total=len(jobs), desc=desc, leave=False))
 
     def _load_squares(self) -> np.ndarray:
-        return np.stack(
-            [
-                fundus_to_square(read_rgb(r.path)[0], self.load_size)
-                for r in tqdm(self.records, desc="load", unit="img", leave=False)
-            ]
-        )
+        return np.stack(self._built(_square, [(r.path, self.load_size) for r in self.records], "load"))
 
     def _window_views(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         windows = np.random.default_rng(seed + 1).integers(0, 9, len(self.records))
         images = np.zeros((len(self.records), self.img_size, self.img_size, 3), np.uint8)
         mos = np.full(len(self.records), np.nan, np.float32)
-        for i, (r, w) in enumerate(
-            tqdm(zip(self.records, windows, strict=True), total=len(self.records), desc="window views", leave=False)
-        ):
-            view = None if self.in_ladder[i] else window_sample(r, self.img_size, int(w))
-            if view is not None:  # ladder rungs are shown whole: a rung's window would leave its ladder
+        # ladder rungs are shown whole: a rung's window would leave its ladder
+        todo = [i for i in range(len(self.records)) if not self.in_ladder[i]]
+        jobs = [(self.records[i], self.img_size, int(windows[i])) for i in todo]
+        for i, view in zip(todo, self._built(window_sample, jobs, "window views"), strict=True):
+            if view is not None:
                 images[i], mos[i] = view
         return images, mos
 
-    def _window_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _window_groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         images, mos, record = [], [], []
-        for i, r in enumerate(tqdm(self.records, desc="window pairs", leave=False)):
-            pair = None if self.in_ladder[i] else window_pair(r, self.img_size)
-            for view, label in pair or ():
+        groups = self._built(window_group, [(r, self.img_size) for r in self.records], "window groups")
+        for i, group in enumerate(groups):
+            for view, label in group or ():
                 images.append(view)
                 mos.append(label)
                 record.append(i)
         if not images:
-            return self.pair_images, self.pair_mos, self.pair_record
+            return self.group_images, self.group_mos, self.group_record
         return np.stack(images), np.asarray(mos, np.float32), np.asarray(record, np.int64)
 
     def __len__(self) -> int:
-        return len(self.records) + len(self.pair_record)
+        return len(self.records) + len(self.group_record)
 
     def _item(self, i: int, x: torch.Tensor, y: torch.Tensor, windowed: bool, group: int) -> tuple[torch.Tensor, ...]:
         """The item of record ``i`` shown as ``x`` with label ``y`` (a window view or the whole photograph)."""
@@ -255,11 +276,11 @@ class FundusQualityDataset(Dataset):
         return img[:: -1 if flip_ud else 1, :: -1 if flip_lr else 1]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
-        if i >= len(self.records):  # a window of a ranked pair
+        if i >= len(self.records):  # a window of a ranked window group
             j = i - len(self.records)
-            img = self.pair_images[j][:, ::-1] if self.rng.random() < 0.5 else self.pair_images[j]
-            y = torch.tensor([float(self.pair_mos[j]) / 100.0], dtype=torch.float32)
-            return self._item(int(self.pair_record[j]), normalise(img), y, True, self.groups[i])
+            img = self.group_images[j][:, ::-1] if self.rng.random() < 0.5 else self.group_images[j]
+            y = torch.tensor([float(self.group_mos[j]) / 100.0], dtype=torch.float32)
+            return self._item(int(self.group_record[j]), normalise(img), y, True, self.groups[i])
         has_window = self.window_mos is not None and np.isfinite(self.window_mos[i]) and not self.in_ladder[i]
         if has_window and self.rng.random() < self.zoom_prob:
             img, mos = self.window_images[i], float(self.window_mos[i])

@@ -12,7 +12,7 @@ import torch
 
 from monai_fiqa.engine.ranking import NO_GROUP, pairwise_rank_loss
 from monai_fiqa.engine.trainer import TrainConfig, predict_scores, train
-from monai_fiqa.fthnet.dataset import FundusQualityDataset, ladder_key
+from monai_fiqa.fthnet.dataset import WINDOW_GROUP_BASE, FundusQualityDataset, ladder_key
 from monai_fiqa.fthnet.inferer import FTHNetInferer
 from monai_fiqa.fthnet.windows import regional_masks
 from monai_fiqa.fundus.physics import DEGRADATIONS
@@ -36,6 +36,14 @@ __all__ = [
 ]
 
 
+# Score gaps (MOS / 100) at or below which a pair is a tie and not ranked.  Whole photographs of one source differ
+# by several kinds at once, so a gap of under 2 points says little about which looks worse.  The windows of one
+# photograph differ only by how much of its degraded region they hold; their labels put the more covered window
+# lower in 98.5 % of run 10's pairs, yet half of those gaps were under 2 points
+# (docs/experiments/fundus_fthnet.md, run 10), so windows are ranked from half a point on.
+PHOTO_TIE_GAP, WINDOW_TIE_GAP = 0.02, 0.005
+
+
 def fthnet_loss(
     model: torch.nn.Module, batch: tuple[torch.Tensor, ...], severity_weight: float, rank_weight: float = 0.0
 ) -> torch.Tensor:
@@ -46,8 +54,9 @@ def fthnet_loss(
     is the squared error averaged over the (row, kind) pairs whose severity is known (synth rows; a site's CSV has
     none) - squared, because most of a row's severities are exactly 0 and an L1-type loss settles on predicting
     that median everywhere.  The ranking term (``rank_weight``, needs the groups as the last element) is
-    :func:`~monai_fiqa.engine.ranking.pairwise_rank_loss` within each group (a severity ladder or one source's
-    copies): on the score against the MOS and on each kind's severity output against its severity.
+    :func:`~monai_fiqa.engine.ranking.pairwise_rank_loss` within each group (a severity ladder, one source's
+    copies or one photograph's windows; ties as :data:`PHOTO_TIE_GAP` / :data:`WINDOW_TIE_GAP` say): on the score
+    against the MOS and on each kind's severity output against its severity.
     """
     x, y = batch[:2]
     with_severities = severity_weight > 0 and getattr(model, "severity_head", None) is not None and len(batch) >= 4
@@ -62,7 +71,8 @@ def fthnet_loss(
         loss = loss + severity_weight * (per_item * weights).sum() / weights.sum().clamp_min(1.0)
     if rank_weight > 0:
         groups = batch[-1]
-        loss = loss + rank_weight * pairwise_rank_loss(score, y, groups)
+        tie = torch.where(groups >= WINDOW_GROUP_BASE, WINDOW_TIE_GAP, PHOTO_TIE_GAP)
+        loss = loss + rank_weight * pairwise_rank_loss(score, y, groups, min_gap=tie)
         if severities is not None:
             loss = loss + rank_weight * _severity_rank_loss(severities.float(), batch[2], batch[3], groups)
     return loss

@@ -15,7 +15,6 @@ such windows, the network learned "less detail is better" and ranked defocus and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from monai_fiqa.fundus.pseudo_mos import pseudo_mos
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.io.quality_csv import QualityRecord
 
-__all__ = ["WINDOW_OFFSETS", "regional_masks", "window_boxes", "window_pair", "window_sample", "window_views"]
+__all__ = ["WINDOW_OFFSETS", "regional_masks", "window_boxes", "window_group", "window_sample", "window_views"]
 
 WINDOW_OFFSETS = (0.0, 0.25, 0.5)  # window origins in units of the square's side; windows are half the side
 
@@ -53,6 +52,9 @@ def window_views(square: np.ndarray) -> list[np.ndarray]:
 def _mask_square(mask: np.ndarray, box: tuple[int, int, int], size: int) -> np.ndarray:
     rgb = np.repeat((mask.astype(np.uint8) * 255)[..., None], 3, axis=-1)
     return fundus_to_square(rgb, size, box)[..., 0] > 127
+
+
+_MIN_FOV_SHARE = 0.2  # a window with less of the field of view than this gets no label (mostly black surround)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def _labelled_window(photo: _LabelledPhoto, size: int, window: int) -> tuple[np.
         return (r - top) * scale - r0, (c - left) * scale - c0
 
     fov = crop(_mask_square(photo.fov, box, big))
-    if fov.mean() < 0.2:
+    if fov.mean() < _MIN_FOV_SHARE:
         return None
     rows = np.flatnonzero(photo.fov.any(1))
     anatomy = Anatomy(
@@ -120,32 +122,32 @@ def window_sample(record: QualityRecord, size: int, window: int) -> tuple[np.nda
     return None if photo is None else _labelled_window(photo, size, window)
 
 
-def window_pair(record: QualityRecord, size: int) -> list[tuple[np.ndarray, float]] | None:
-    """The window views most and least covered by a regionally degraded record's region, with their labels.
+def window_group(record: QualityRecord, size: int, n: int = 3) -> list[tuple[np.ndarray, float]] | None:
+    """Up to ``n`` window views of a regionally degraded record with their labels: the windows most and least
+    covered by the region and, for ``n`` = 3, the middle one of the valid windows ordered by coverage.
 
-    Why: the coarse map asks "which part of *this* photograph is worse?".  Ranked against each other (a ranking
-    group of two), these windows teach that comparison directly, which regression on single windows - dominated by
-    the differences between photographs - did not (docs/experiments/fundus_fthnet.md, run 9).  None for records
-    without a partial region or masks.
+    Why: the coarse map asks "which part of *this* photograph is worse?".  Ranked against each other (one ranking
+    group), these windows teach that comparison directly, which regression on single windows - dominated by the
+    differences between photographs - did not (docs/experiments/fundus_fthnet.md, run 9); a third window gives
+    three ordered pairs per group instead of one (run 10's single pair moved the map slowly).  None for records
+    without a partial region or masks, or with fewer than two windows inside the field of view.
     """
     masks = regional_masks(record)
     photo = _load(record) if masks is not None else None
     if photo is None:
         return None
-    region = _mask_square(masks[0], photo.box, size)
-    order = np.argsort([region[r : r + w, c : c + w].mean() for r, c, w in window_boxes(size)], kind="stable")
-
-    def first_valid(windows: Sequence[int]) -> tuple[int, tuple[np.ndarray, float]] | None:
-        for w in windows:
-            labelled = _labelled_window(photo, size, int(w))
-            if labelled is not None:
-                return int(w), labelled
+    region, fov = (_mask_square(m, photo.box, size) for m in (masks[0], photo.fov))
+    boxes = window_boxes(size)
+    cover = [region[r : r + s, c : c + s].mean() for r, c, s in boxes]
+    inside = [w for w, (r, c, s) in enumerate(boxes) if fov[r : r + s, c : c + s].mean() >= _MIN_FOV_SHARE]
+    by_cover = sorted(inside, key=lambda w: -cover[w])  # stable: ties keep the grid order
+    if len(by_cover) < 2:
         return None
-
-    worst, best = first_valid(order[::-1]), first_valid(order)
-    if worst is None or best is None or worst[0] == best[0]:
-        return None
-    return [worst[1], best[1]]
+    ranks = [0, len(by_cover) // 2, len(by_cover) - 1] if n >= 3 and len(by_cover) >= 3 else [0, len(by_cover) - 1]
+    picks = [by_cover[k] for k in ranks]
+    views = [_labelled_window(photo, size, w) for w in picks]
+    views = [v for v in views if v is not None]
+    return views if len(views) >= 2 else None
 
 
 def regional_masks(record: QualityRecord) -> tuple[np.ndarray, np.ndarray] | None:
