@@ -122,9 +122,9 @@ def window_sample(record: QualityRecord, size: int, window: int) -> tuple[np.nda
     return None if photo is None else _labelled_window(photo, size, window)
 
 
-def window_group(record: QualityRecord, size: int, n: int = 3) -> list[tuple[np.ndarray, float]] | None:
-    """Up to ``n`` window views of a regionally degraded record with their labels: the windows most and least
-    covered by the region and, for ``n`` = 3, the middle one of the valid windows ordered by coverage.
+def window_group(record: QualityRecord, size: int) -> list[tuple[np.ndarray, float]] | None:
+    """Up to three window views of a regionally degraded record with their labels, from most to least covered by
+    the region: the first, middle and last of the windows inside the field of view ordered by coverage.
 
     Why: the coarse map asks "which part of *this* photograph is worse?".  Ranked against each other (one ranking
     group), these windows teach that comparison directly, which regression on single windows - dominated by the
@@ -139,13 +139,13 @@ def window_group(record: QualityRecord, size: int, n: int = 3) -> list[tuple[np.
     region, fov = (_mask_square(m, photo.box, size) for m in (masks[0], photo.fov))
     boxes = window_boxes(size)
     cover = [region[r : r + s, c : c + s].mean() for r, c, s in boxes]
+    # the label's own field-of-view test, on the input square: picks the middle window without labelling all nine
     inside = [w for w, (r, c, s) in enumerate(boxes) if fov[r : r + s, c : c + s].mean() >= _MIN_FOV_SHARE]
     by_cover = sorted(inside, key=lambda w: -cover[w])  # stable: ties keep the grid order
     if len(by_cover) < 2:
         return None
-    ranks = [0, len(by_cover) // 2, len(by_cover) - 1] if n >= 3 and len(by_cover) >= 3 else [0, len(by_cover) - 1]
-    picks = [by_cover[k] for k in ranks]
-    views = [_labelled_window(photo, size, w) for w in picks]
+    picks = sorted({0, len(by_cover) // 2, len(by_cover) - 1})  # two windows when only two are inside
+    views = [_labelled_window(photo, size, by_cover[k]) for k in picks]
     views = [v for v in views if v is not None]
     return views if len(views) >= 2 else None
 
