@@ -103,8 +103,8 @@ def test_severity_head_adds_few_parameters_and_keeps_the_score_path():
     tiny = monai_fiqa.create_model("fthnet_tiny", severity_kinds=kinds).eval()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        score, sev = tiny.score_and_severities(x)
-        assert torch.equal(score, tiny(x))
+        score, sev, no_map = tiny.outputs(x)
+        assert torch.equal(score, tiny(x)) and no_map is None
     assert sev.shape == (2, 3) and float(sev.min()) >= 0 and float(sev.max()) <= 1
 
 

@@ -95,13 +95,13 @@ def test_a_set_without_regional_degradations_has_no_window_groups(tmp_path):
         assert len(ds) == len(records) and len(ds.group_record) == 0
 
 
-def test_the_coarse_map_puts_each_window_score_at_the_window_centre(monkeypatch):
+def test_the_window_map_puts_each_window_score_at_the_window_centre(monkeypatch):
     from monai_fiqa.fthnet.inferer import FTHNetInferer
 
     inferer = FTHNetInferer(img_size=64, tta=False)
     scores = np.arange(9, dtype=np.float32) * 10.0  # window k scores 10 k
     monkeypatch.setattr(inferer, "scores_and_severities", lambda views, network: (scores[: len(views)], {}))
-    qmap = inferer.coarse_map(np.full((200, 200, 3), 120, np.uint8), (0, 0, 200), network=None)
+    qmap = inferer._window_map(np.full((64, 64, 3), 120, np.uint8), (0, 0, 200), (200, 200), network=None)
     for k, (r, c, w) in enumerate(window_boxes(200)):
         assert qmap[r + w // 2, c + w // 2] == pytest.approx(k / 10, abs=0.01)
     assert qmap[0, 0] == pytest.approx(0.0) and qmap[-1, -1] == pytest.approx(0.8)  # constant beyond the centres

@@ -68,6 +68,13 @@ def register(families: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rank-weight", dest="rank_weight", type=float, default=d.rank_weight, help="pairwise ranking loss weight"
     )
+    p.add_argument(
+        "--map-weight",
+        dest="map_weight",
+        type=float,
+        default=d.map_weight,
+        help="> 0: train the degradation-map head (targets from synth rows) with this loss weight",
+    )
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of *sources* held out for validation")
     p.add_argument("--folds", type=int, default=0, help="k-fold protocol (80/15/5 per fold) instead of val-fraction")
     p.add_argument("--fold", type=int, default=0)

@@ -59,6 +59,7 @@ class TrainConfig:
     severity_weight: float = 0.5  # weight of the auxiliary per-kind severity loss (networks that have the head)
     group_size: int = 0  # > 1: batches hold this many copies of one source (engine.ranking); 0: plain shuffling
     rank_weight: float = 0.0  # weight of the pairwise ranking loss within those groups
+    map_weight: float = 0.0  # > 0: FTHNet's degradation-map head, trained with this weight (fthnet.degradation_map)
 
 
 def _lr_factor(step: int, cfg: TrainConfig) -> float:

@@ -19,8 +19,10 @@ from tqdm import tqdm
 
 from monai_fiqa.engine.parallel import default_workers, process_map
 from monai_fiqa.engine.ranking import NO_GROUP, source_groups
+from monai_fiqa.fthnet.degradation_map import MAP_STRIDE, degradation_target
 from monai_fiqa.fthnet.models import IMAGENET_MEAN, IMAGENET_STD
 from monai_fiqa.fthnet.windows import window_group, window_sample
+from monai_fiqa.fundus.physics import DEGRADATIONS
 from monai_fiqa.fundus.preprocessing import fundus_to_square
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.io.quality_csv import QualityRecord
@@ -137,12 +139,14 @@ def _square(path: str | Path, size: int) -> np.ndarray:
 
 
 class FundusQualityDataset(Dataset):
-    """(image, MOS / 100[, severities, severity weights][, source group]) items.
+    """(image, MOS / 100[, severities, severity weights][, degradation map][, source group]) items.
 
-    The severities and their weights come with ``severity_kinds``; the source group (an integer, equal for copies
-    of one photograph or the windows of one ranked window group, :data:`~monai_fiqa.engine.ranking.NO_GROUP` for a
-    single window view) with ``with_groups``, for the ranking loss over source-grouped batches
-    (:mod:`monai_fiqa.engine.ranking`).
+    The severities and their weights come with ``severity_kinds``; the degradation map (target and weight,
+    (2, S / MAP_STRIDE, S / MAP_STRIDE) uint8, :func:`~monai_fiqa.fthnet.degradation_map.degradation_target`,
+    cropped and flipped with the image; weight 0 for a window view) with ``degradation_maps``; the source group (an
+    integer, equal for copies of one photograph or the windows of one ranked window group,
+    :data:`~monai_fiqa.engine.ranking.NO_GROUP` for a single window view) with ``with_groups``, for the ranking loss
+    over source-grouped batches (:mod:`monai_fiqa.engine.ranking`).
 
     Args:
         records: labelled images.
@@ -159,6 +163,7 @@ class FundusQualityDataset(Dataset):
             of a regionally degraded photograph gets weight 0 for the regional kinds (the window's own share of the
             region is unknown).
         with_groups: also return each item's source group (``groups`` holds them for the batch sampler).
+        degradation_maps: also return each item's degradation map (training sets only).
         cache_dir: keep the decoded squares and window views here as ``.npy`` files, memory-mapped on later runs
             (a resumed training run then starts in seconds instead of minutes, and the pages are shared with the
             OS cache instead of held twice).  Keyed by the records, sizes and seed.
@@ -174,6 +179,7 @@ class FundusQualityDataset(Dataset):
         severity_kinds: Sequence[str] = (),
         cache_dir: str | Path | None = None,
         with_groups: bool = False,
+        degradation_maps: bool = False,
     ) -> None:
         self.records = list(records)
         self.img_size, self.train = img_size, train
@@ -189,6 +195,11 @@ class FundusQualityDataset(Dataset):
         self.severities = [severity_targets(r, self.severity_kinds) for r in self.records] if severity_kinds else []
         self.rng = np.random.default_rng(seed)
         self.zoom_prob = zoom_prob
+        self.maps: np.ndarray | None = None
+        if degradation_maps:
+            if not train:
+                raise ValueError("degradation maps are training targets: ask for them on a training set only")
+            self.maps = _cached(cache, f"degmaps_{key}_{self.load_size}", self._degradation_maps)
         self.window_images: np.ndarray | None = None
         self.window_mos: np.ndarray | None = None  # NaN where a record has no window label (e.g. a site's CSV row)
         self.group_images = np.zeros((0, img_size, img_size, 3), np.uint8)  # the window groups' views, in order
@@ -211,6 +222,10 @@ class FundusQualityDataset(Dataset):
 
     def _load_squares(self) -> np.ndarray:
         return np.stack(self._built(_square, [(r.path, self.load_size) for r in self.records], "load"))
+
+    def _degradation_maps(self) -> np.ndarray:
+        jobs = [(r, self.load_size, DEGRADATIONS) for r in self.records]
+        return np.stack(self._built(degradation_target, jobs, "degradation maps"))
 
     def _window_views(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         windows = np.random.default_rng(seed + 1).integers(0, 9, len(self.records))
@@ -239,14 +254,21 @@ class FundusQualityDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records) + len(self.group_record)
 
-    def _item(self, i: int, x: torch.Tensor, y: torch.Tensor, windowed: bool, group: int) -> tuple[torch.Tensor, ...]:
-        """The item of record ``i`` shown as ``x`` with label ``y`` (a window view or the whole photograph)."""
+    def _item(
+        self, i: int, x: torch.Tensor, y: torch.Tensor, view: tuple[int, int, bool, bool] | None, group: int
+    ) -> tuple[torch.Tensor, ...]:
+        """The item of record ``i`` shown as ``x`` with label ``y``: the whole photograph cropped as ``view`` says
+        (:meth:`_random_view`; ``(0, 0, False, False)`` for an evaluation square), or a window view (``None``)."""
         item: tuple[torch.Tensor, ...] = (x, y)
         if self.severity_kinds:
             targets, weights, regional = self.severities[i]
-            if windowed:
+            if view is None:
                 weights = np.where(regional, 0.0, weights).astype(np.float32)
             item += (torch.from_numpy(targets), torch.from_numpy(weights))
+        if self.maps is not None:
+            side = self.img_size // MAP_STRIDE
+            target_map = self._crop_map(self.maps[i], view) if view is not None else np.zeros((2, side, side), np.uint8)
+            item += (torch.from_numpy(target_map),)
         if self.with_groups:
             item += (torch.tensor(group),)
         return item
@@ -260,7 +282,7 @@ class FundusQualityDataset(Dataset):
             if self.train and i < len(self.records) and self.in_ladder[i]:
                 view = views.setdefault(self.groups[i], self._random_view())
                 x = normalise(self._crop(self.images[i], view))
-                items.append(self._item(i, x, self.targets[i : i + 1], False, self.groups[i]))
+                items.append(self._item(i, x, self.targets[i : i + 1], view, self.groups[i]))
             else:
                 items.append(self[i])
         return items
@@ -275,17 +297,26 @@ class FundusQualityDataset(Dataset):
         img = img[r : r + self.img_size, c : c + self.img_size]
         return img[:: -1 if flip_ud else 1, :: -1 if flip_lr else 1]
 
+    def _crop_map(self, target_map: np.ndarray, view: tuple[int, int, bool, bool]) -> np.ndarray:
+        """The (2, h, w) degradation map under the crop and flips of ``view`` (offsets rounded to its grid)."""
+        r, c, flip_lr, flip_ud = view
+        side = self.img_size // MAP_STRIDE
+        r, c = int(round(r / MAP_STRIDE)), int(round(c / MAP_STRIDE))
+        crop = target_map[:, r : r + side, c : c + side]
+        return np.ascontiguousarray(crop[:, :: -1 if flip_ud else 1, :: -1 if flip_lr else 1])
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         if i >= len(self.records):  # a window of a ranked window group
             j = i - len(self.records)
             img = self.group_images[j][:, ::-1] if self.rng.random() < 0.5 else self.group_images[j]
             y = torch.tensor([float(self.group_mos[j]) / 100.0], dtype=torch.float32)
-            return self._item(int(self.group_record[j]), normalise(img), y, True, self.groups[i])
+            return self._item(int(self.group_record[j]), normalise(img), y, None, self.groups[i])
         has_window = self.window_mos is not None and np.isfinite(self.window_mos[i]) and not self.in_ladder[i]
         if has_window and self.rng.random() < self.zoom_prob:
             img, mos = self.window_images[i], float(self.window_mos[i])
             if self.rng.random() < 0.5:
                 img = img[:, ::-1]
-            return self._item(i, normalise(img), torch.tensor([mos / 100.0], dtype=torch.float32), True, NO_GROUP)
-        img = self._crop(self.images[i], self._random_view()) if self.train else self.images[i]
-        return self._item(i, normalise(img), self.targets[i : i + 1], False, self.groups[i])
+            return self._item(i, normalise(img), torch.tensor([mos / 100.0], dtype=torch.float32), None, NO_GROUP)
+        view = self._random_view() if self.train else (0, 0, False, False)
+        img = self._crop(self.images[i], view)
+        return self._item(i, normalise(img), self.targets[i : i + 1], view, self.groups[i])

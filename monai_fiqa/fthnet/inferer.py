@@ -3,11 +3,11 @@
 Why these choices:
 * deterministic test-time averaging - a fixed grid of crops (four corners and the centre of a 6 % larger square,
   each also flipped) instead of random crops, so the same image always gets the same score;
-* coarse quality map - the same network scores a 3x3 grid of overlapping half-size windows of the FOV square,
-  each shown in place at the photograph's scale (black outside the window: :mod:`monai_fiqa.fthnet.windows` says
-  why not enlarged); the 3x3 scores, placed at the windows' centres, are interpolated bilinearly onto the
-  photograph.
-  It says *where* quality is lower at the scale of a quarter of the retina; it is not a pixel-level map;
+* quality map - for a network with the degradation-map head, 1 minus its map of the FOV square (one value per
+  8-px cell of the input, ~1/48 of the retina's diameter) resampled onto the photograph; otherwise the coarse map
+  of scored windows: the network scores a 3x3 grid of overlapping half-size windows of the FOV square, each
+  shown in place at the photograph's scale (black outside the window: :mod:`monai_fiqa.fthnet.windows` says why
+  not enlarged), and the 3x3 scores, placed at the windows' centres, are interpolated onto the photograph;
 * a photograph that is not an in-distribution colour fundus image is still scored, and flagged (then graded reject).
 """
 
@@ -34,7 +34,7 @@ class FTHNetInferer(QualityInferer):
     Args:
         img_size: network input side S; the network maps (B, 3, S, S) -> (B, 1) MOS / 100.
         tta: average the deterministic crop grid (else one centre view).
-        quality_map: compute the coarse 3x3 map.
+        quality_map: compute the quality map.
         model_name: reported in ``params``.
     """
 
@@ -52,7 +52,7 @@ class FTHNetInferer(QualityInferer):
         kinds = tuple(getattr(network, "severity_kinds", ()))
         if not kinds:
             return (network(x).squeeze(1).clamp(0.0, 1.0) * 100.0).cpu().numpy(), {}
-        score, severities = network.score_and_severities(x)
+        score, severities, _ = network.outputs(x)
         per_kind = severities.mean(0).cpu().numpy()
         return (score.squeeze(1).clamp(0.0, 1.0) * 100.0).cpu().numpy(), {
             k: round(float(v), 3) for k, v in zip(kinds, per_kind, strict=True)
@@ -68,21 +68,33 @@ class FTHNetInferer(QualityInferer):
         views = [big[r : r + s, c : c + s] for r, c in ((0, 0), (0, m), (m, 0), (m, m), (m // 2, m // 2))]
         return views + [v[:, ::-1] for v in views]
 
-    def coarse_map(self, image: np.ndarray, box: tuple[int, int, int], network: torch.nn.Module) -> np.ndarray:
-        """The 3x3 window scores upsampled to the photograph, in [0, 1]."""
-        windows = window_views(fundus_to_square(image, self.img_size, box))
+    @torch.no_grad()
+    def quality_map(self, image: np.ndarray, box: tuple[int, int, int], network: torch.nn.Module) -> np.ndarray:
+        """The photograph's quality map in [0, 1] (low = degraded), from the map head or else the window scores."""
+        square = fundus_to_square(image, self.img_size, box)
+        if getattr(network, "map_head", None) is None:
+            return self._window_map(square, box, image.shape[:2], network)
+        logits = network.outputs(normalise(square)[None].to(network_device(network))).degradation_logits
+        quality = 1.0 - torch.sigmoid(logits.float())[0, 0].cpu().numpy()
+        return square_to_image(quality, box, image.shape[:2], outside=None)  # the head's cells tile the square
+
+    def _window_map(
+        self, square: np.ndarray, box: tuple[int, int, int], shape: tuple[int, int], network: torch.nn.Module
+    ) -> np.ndarray:
+        """The 3x3 window scores of the FOV square, upsampled to the photograph, in [0, 1]."""
+        windows = window_views(square)
         grid = self.scores_and_severities(windows, network)[0].reshape(3, 3) / 100.0
         # each score belongs at its window's centre (1/4, 1/2, 3/4 of the square), constant beyond: the edge-padded
         # 5 x 5 grid spans the square corner to corner
         centred = np.pad(grid, 1, mode="edge")
-        return square_to_image(centred, box, image.shape[:2], outside=None, align_corners=True)
+        return square_to_image(centred, box, shape, outside=None, align_corners=True)
 
     def infer(self, loaded: FundusInput, network: torch.nn.Module) -> Scored:
         image, fov, warnings = loaded.image, loaded.fov, loaded.warnings
         box = fov_square_box(image, fov=fov)
         views = self.views(image, box)
         per_view, severities = self.scores_and_severities(views, network)
-        qmap = self.coarse_map(image, box, network) if self.want_map else None
+        qmap = self.quality_map(image, box, network) if self.want_map else None
         params = {
             "model": self.model_name,
             "views": len(views),

@@ -12,14 +12,20 @@ After Gong et al. (FTHNet).  Three parts on top of a 4-stage window-attention ba
 * **Target Network** - 5 linear layers V -> V/2 -> V/4 -> V/8 -> V/16 -> 1 using the generated weights per sample,
   sigmoid between layers; the output is MOS / 100.
 
-An optional auxiliary head (not in the paper) regresses each degradation kind's severity from V, so that a low score
-comes with *why* ("defocus 0.7, haze 0.1"), and the DPN is taught to keep every degradation apart.
+Two optional heads, not in the paper:
+
+* a severity head regresses each degradation kind's severity from V, so that a low score comes with *why*
+  ("defocus 0.7, haze 0.1"), and the DPN is taught to keep every degradation apart;
+* a degradation-map head says *where*: per 8-px cell of the input, how degraded that part of the photograph is
+  (0-1), from the stage-2 features beside the upsampled stage-3 and stage-4 ones (the quality map of the product
+  is 1 minus it; :mod:`monai_fiqa.fthnet.degradation_map` has the targets).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +33,16 @@ from torch import nn
 
 from monai_fiqa.fthnet.blocks import DetailChannels, SwinStages2D, soft_pool2d
 
-__all__ = ["FTHNet"]
+__all__ = ["FTHNet", "FTHNetOutputs"]
+
+
+class FTHNetOutputs(NamedTuple):
+    """Everything one forward pass gives: (B, 1) MOS / 100, (B, K) severities in [0, 1] and (B, 1, S/8, S/8)
+    degradation-map logits (``None`` for a head the network does not have)."""
+
+    score: torch.Tensor
+    severities: torch.Tensor | None
+    degradation_logits: torch.Tensor | None
 
 
 class _PGL(nn.Module):
@@ -74,9 +89,10 @@ class FTHNet(nn.Module):
         detail_sigma: > 0: the backbone also sees each channel's detail band at this scale
             (:class:`~monai_fiqa.fthnet.blocks.DetailChannels`; 3 more input channels to the patch embedding,
             +1.5 k parameters for FTHNet-S); 0: the paper's RGB input.
+        degradation_map: add the degradation-map head (+29.3 k parameters for FTHNet-S).
 
     Input: (B, 3, img_size, img_size) normalised RGB.  Output: (B, 1) predicted MOS / 100;
-    :meth:`score_and_severities` also returns (B, len(severity_kinds)) severities.
+    :meth:`outputs` also returns the severities and the degradation map.
     """
 
     def __init__(
@@ -92,6 +108,7 @@ class FTHNet(nn.Module):
         pgl_grid: int = 12,
         severity_kinds: Sequence[str] = (),
         detail_sigma: float = 0.0,
+        degradation_map: bool = False,
     ) -> None:
         super().__init__()
         if img_size % 32:
@@ -122,6 +139,11 @@ class FTHNet(nn.Module):
         self.pgls = nn.ModuleList(pgls)
         self.severity_kinds = tuple(severity_kinds)
         self.severity_head = nn.Linear(v, len(self.severity_kinds)) if self.severity_kinds else None
+        self.map_head = (
+            nn.Sequential(nn.Conv2d(sum(chans[1:]), 64, 1), nn.GELU(), nn.Conv2d(64, 1, 3, padding=1))
+            if degradation_map
+            else None
+        )
 
     def perceive(self, feats: list[torch.Tensor]) -> torch.Tensor:
         """Distortion Perception Network: stage features -> V."""
@@ -142,12 +164,23 @@ class FTHNet(nn.Module):
                 q = torch.sigmoid(q)
         return q.squeeze(-1)
 
-    def score_and_severities(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(B, 1) MOS / 100 and (B, K) severities in [0, 1] (``None`` without the auxiliary head)."""
+    def _degradation_logits(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """Map head: stage 2 (stride 8) beside stages 3 and 4 brought to its grid -> (B, 1, S/8, S/8) logits.
+
+        Why stage 2 and not only the deeper stages: a degraded region covers a median 6 % of the field of view, and
+        by stage 3 each token has attended over 192-px windows, mixing it with its surround; the deeper stages add
+        what kind of photograph it is."""
+        grid = feats[1].shape[-2:]
+        deeper = [F.interpolate(f, size=grid, mode="bilinear", align_corners=False) for f in feats[2:]]
+        return self.map_head(torch.cat([feats[1], *deeper], dim=1))
+
+    def outputs(self, x: torch.Tensor) -> FTHNetOutputs:
+        """Score, severities and degradation-map logits of one forward pass."""
         feats = self.backbone(self.detail(x))
         v = self.perceive(feats)
         severities = torch.sigmoid(self.severity_head(v)) if self.severity_head is not None else None
-        return self._target(v, feats[-1]), severities
+        logits = self._degradation_logits(feats) if self.map_head is not None else None
+        return FTHNetOutputs(self._target(v, feats[-1]), severities, logits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.backbone(self.detail(x))

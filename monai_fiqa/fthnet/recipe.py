@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from monai_fiqa.registry import create_model
 
 __all__ = [
     "FTHNetData",
+    "degradation_map_loss",
     "evaluate_fthnet",
     "fthnet_datasets",
     "fthnet_loss",
@@ -44,37 +46,104 @@ __all__ = [
 PHOTO_TIE_GAP, WINDOW_TIE_GAP = 0.02, 0.005
 
 
-def fthnet_loss(
-    model: torch.nn.Module, batch: tuple[torch.Tensor, ...], severity_weight: float, rank_weight: float = 0.0
-) -> torch.Tensor:
-    """SmoothL1 on MOS / 100, plus the severity and ranking terms the batch and weights ask for.
+class _Batch(NamedTuple):
+    """The parts of a batch of :class:`~monai_fiqa.fthnet.dataset.FundusQualityDataset` items (``None``: absent)."""
 
-    The batch is (images, MOS / 100[, severities, weights][, groups]) as
+    images: torch.Tensor
+    mos: torch.Tensor
+    severities: torch.Tensor | None
+    severity_weights: torch.Tensor | None
+    degradation_map: torch.Tensor | None
+    groups: torch.Tensor | None
+
+
+def _parts(batch: Sequence[torch.Tensor]) -> _Batch:
+    """Name the optional elements of a batch by their shapes: groups (B,), the map target (B, 2, h, w), then the
+    severities and their weights (B, K) - the item layout of the dataset."""
+    rest = list(batch[2:])
+    groups = rest.pop() if rest and rest[-1].ndim == 1 else None
+    target_map = rest.pop() if rest and rest[-1].ndim == 4 else None
+    severities, weights = rest if rest else (None, None)
+    return _Batch(batch[0], batch[1], severities, weights, target_map, groups)
+
+
+# A cell is "in the region" when its target exceeds the lowest target of its photograph by this much (a regional
+# step's severity above the global floor); see _region_balanced.
+REGION_STEP = 0.05
+
+
+def _region_balanced(target: torch.Tensor, fov: torch.Tensor) -> torch.Tensor:
+    """Cell weights that give a photograph's degraded region and the rest of its field of view half its weight each.
+
+    Why: a regional degradation covers a median 6 % of the field of view and only a fifth of the training rows have
+    one, so under plain per-cell weights a constant map of each photograph's global severity is nearly optimal, and
+    the head learned that (flat maps, validation AUROC 0.58-0.60 after 500 steps; docs/experiments/fundus_fthnet.md,
+    run 11 stage 3).  A photograph without a region keeps its field-of-view weights; every photograph keeps its
+    total weight.
+    """
+    inside = fov > 0.5
+    floor = torch.where(inside, target, torch.full_like(target, float("inf"))).amin(dim=(1, 2, 3), keepdim=True)
+    raised = inside & (target > floor + REGION_STEP)
+    n_in = inside.sum(dim=(1, 2, 3), keepdim=True).float()
+    n_raised = raised.sum(dim=(1, 2, 3), keepdim=True).float()
+    n_rest = n_in - n_raised
+    scale = torch.where(raised, n_in / (2.0 * n_raised.clamp_min(1.0)), n_in / (2.0 * n_rest.clamp_min(1.0)))
+    has_region = (n_raised > 0) & (n_rest > 0)
+    return torch.where(has_region & inside, fov * scale, fov)
+
+
+def degradation_map_loss(logits: torch.Tensor, target_map: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of the map head's (B, 1, h, w) logits against the (B, 2, H, W) uint8 target and weight
+    (:func:`~monai_fiqa.fthnet.degradation_map.degradation_target`, brought to the head's grid by averaging),
+    weighted by each cell's share of the field of view, with a photograph's degraded region and the rest of its
+    field of view weighted equally (:func:`_region_balanced`); 0 for a batch without a weighted cell."""
+    pooled = torch.nn.functional.adaptive_avg_pool2d(target_map.float() / 255.0, logits.shape[-2:])
+    target, fov = pooled[:, :1], pooled[:, 1:]
+    # the target is averaged inside the field of view only (it is 0 outside): a cell on its edge keeps its pixels'
+    # severity; the clamp only absorbs rounding
+    target = (target / fov.clamp_min(1e-6)).clamp(0.0, 1.0)
+    weight = _region_balanced(target, fov)
+    per_cell = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")
+    return (per_cell * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def fthnet_loss(
+    model: torch.nn.Module,
+    batch: Sequence[torch.Tensor],
+    severity_weight: float,
+    rank_weight: float = 0.0,
+    map_weight: float = 0.0,
+) -> torch.Tensor:
+    """SmoothL1 on MOS / 100, plus the severity, ranking and degradation-map terms the batch and weights ask for.
+
+    The batch is (images, MOS / 100[, severities, weights][, map target][, groups]) as
     :class:`~monai_fiqa.fthnet.dataset.FundusQualityDataset` returns it.  The severity term (``severity_weight``)
     is the squared error averaged over the (row, kind) pairs whose severity is known (synth rows; a site's CSV has
     none) - squared, because most of a row's severities are exactly 0 and an L1-type loss settles on predicting
-    that median everywhere.  The ranking term (``rank_weight``, needs the groups as the last element) is
+    that median everywhere.  The ranking term (``rank_weight``, needs the groups) is
     :func:`~monai_fiqa.engine.ranking.pairwise_rank_loss` within each group (a severity ladder, one source's
     copies or one photograph's windows; ties as :data:`PHOTO_TIE_GAP` / :data:`WINDOW_TIE_GAP` say): on the score
-    against the MOS and on each kind's severity output against its severity.
+    against the MOS and on each kind's severity output against its severity.  The map term (``map_weight``, needs
+    the map target and the network's map head) is :func:`degradation_map_loss`.
     """
-    x, y = batch[:2]
-    with_severities = severity_weight > 0 and getattr(model, "severity_head", None) is not None and len(batch) >= 4
-    if with_severities:
-        score, severities = model.score_and_severities(x)
-    else:
-        score, severities = model(x), None
-    loss = torch.nn.functional.smooth_l1_loss(score.float(), y, beta=0.05)
+    b = _parts(batch)
+    out = model.outputs(b.images) if hasattr(model, "outputs") else None
+    score = out.score if out is not None else model(b.images)
+    loss = torch.nn.functional.smooth_l1_loss(score.float(), b.mos, beta=0.05)
+    severities = out.severities if out is not None and b.severities is not None and severity_weight > 0 else None
     if severities is not None:
-        targets, weights = batch[2], batch[3]
-        per_item = torch.nn.functional.mse_loss(severities.float(), targets, reduction="none")
+        per_item = torch.nn.functional.mse_loss(severities.float(), b.severities, reduction="none")
+        weights = b.severity_weights
         loss = loss + severity_weight * (per_item * weights).sum() / weights.sum().clamp_min(1.0)
-    if rank_weight > 0:
-        groups = batch[-1]
-        tie = torch.where(groups >= WINDOW_GROUP_BASE, WINDOW_TIE_GAP, PHOTO_TIE_GAP)
-        loss = loss + rank_weight * pairwise_rank_loss(score, y, groups, min_gap=tie)
+    if map_weight > 0 and b.degradation_map is not None and out is not None and out.degradation_logits is not None:
+        loss = loss + map_weight * degradation_map_loss(out.degradation_logits, b.degradation_map)
+    if rank_weight > 0 and b.groups is not None:
+        tie = torch.where(b.groups >= WINDOW_GROUP_BASE, WINDOW_TIE_GAP, PHOTO_TIE_GAP)
+        loss = loss + rank_weight * pairwise_rank_loss(score, b.mos, b.groups, min_gap=tie)
         if severities is not None:
-            loss = loss + rank_weight * _severity_rank_loss(severities.float(), batch[2], batch[3], groups)
+            loss = loss + rank_weight * _severity_rank_loss(
+                severities.float(), b.severities, b.severity_weights, b.groups
+            )
     return loss
 
 
@@ -111,7 +180,7 @@ def ladder_spearman(scores: Sequence[float], records: Sequence[QualityRecord]) -
 
 
 def map_auroc(model: torch.nn.Module, records: Sequence[QualityRecord], img_size: int, limit: int = 96) -> float:
-    """Mean pixel AUROC of ``1 - coarse map`` against the degraded region, over the first ``limit`` records that
+    """Mean pixel AUROC of ``1 - quality map`` against the degraded region, over the first ``limit`` records that
     are degraded in part of their field of view (NaN without any): does the map point at the bad region?"""
     inferer = FTHNetInferer(img_size, tta=False)
     model.eval()
@@ -122,7 +191,7 @@ def map_auroc(model: torch.nn.Module, records: Sequence[QualityRecord], img_size
             continue
         region, fov = masks
         image = read_rgb(record.path)[0]
-        qmap = inferer.coarse_map(image, fov_square_box(image, fov=fov), model)
+        qmap = inferer.quality_map(image, fov_square_box(image, fov=fov), model)
         aurocs.append(pixel_auroc(1.0 - qmap, region, fov))
         if len(aurocs) == limit:
             break
@@ -165,13 +234,19 @@ def severity_kinds(config: TrainConfig) -> tuple[str, ...]:
 
 
 def fthnet_network(config: TrainConfig) -> torch.nn.Module:
-    """The network a run trains: ``config.model`` at ``config.img_size`` with the severity head of the kinds."""
-    return create_model(config.model, img_size=config.img_size, severity_kinds=severity_kinds(config))
+    """The network a run trains: ``config.model`` at ``config.img_size`` with the severity head of the kinds, and
+    the degradation-map head when the map loss is on."""
+    return create_model(
+        config.model,
+        img_size=config.img_size,
+        severity_kinds=severity_kinds(config),
+        **({"degradation_map": True} if config.map_weight > 0 else {}),
+    )
 
 
 def fthnet_step_loss(config: TrainConfig) -> Callable[[torch.nn.Module, tuple], torch.Tensor]:
-    """``loss(model, batch)`` with the config's severity and ranking weights."""
-    return lambda m, b: fthnet_loss(m, b, config.severity_weight, config.rank_weight)
+    """``loss(model, batch)`` with the config's severity, ranking and map weights."""
+    return lambda m, b: fthnet_loss(m, b, config.severity_weight, config.rank_weight, config.map_weight)
 
 
 def fthnet_datasets(
@@ -202,6 +277,7 @@ def fthnet_datasets(
         severity_kinds=severity_kinds(config),
         cache_dir=cache,
         with_groups=config.rank_weight > 0,
+        degradation_maps=config.map_weight > 0,
     )
     val_ds = FundusQualityDataset(val_r, config.img_size, train=False, cache_dir=cache) if val_r else None
     split = {"train": len(train_r), "val": len(val_r), "test": [str(r.path) for r in test_r]}

@@ -42,7 +42,8 @@ def fundus_test_bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     kinds = tuple(cfg["network_def"]["severity_kinds"])  # the shipped config's severity head, on the tiny network
     detail = cfg["network_def"].get("detail_sigma", 0.0)  # the shipped input channels (RGB, or RGB + detail band)
-    model = create_model("fthnet_tiny", severity_kinds=kinds, detail_sigma=detail)
+    heads = {"degradation_map": cfg["network_def"].get("degradation_map", False)}  # and the map head, if shipped
+    model = create_model("fthnet_tiny", severity_kinds=kinds, detail_sigma=detail, **heads)
     torch.save(model.state_dict(), bundle / "models" / "model.pt")
     return root
 
