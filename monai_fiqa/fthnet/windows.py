@@ -1,5 +1,9 @@
 """Window views with local pseudo-MOS labels, so per-window scores (the coarse quality map) mean something.
 
+Where they are used now: stage 2 of the FTHNet recipe trains on them, and a network without the degradation-map
+head (the paper's FTHNet) maps a photograph by its window scores.  The shipped map comes from that head instead:
+regional degradations are too small for windows to differ much (:mod:`monai_fiqa.fthnet.degradation_map`).
+
 Why: the coarse map scores a 3x3 grid of overlapping half-size windows of the field of view.  A network trained
 only on whole photographs has never seen such a view.  For rows of a ``monai-fiqa synth`` set we know the clean
 source and the anatomy, so each window gets its own label: the pseudo-MOS of the degraded window against the clean
