@@ -113,8 +113,8 @@ def test_ladder_spearman_reads_the_direction_per_kind(ladder_set):
 
 def test_validation_reports_the_ladders_and_the_maps_localisation(tmp_path):
     """evaluate_fthnet picks checkpoints: it must see ladders, the MOS and whether the coarse map finds a region."""
+    from monai_fiqa.fthnet.degradation_map import regional_masks
     from monai_fiqa.fthnet.recipe import evaluate_fthnet
-    from monai_fiqa.fthnet.windows import regional_masks
 
     out = tmp_path / "set"
     assert main(["synth", "--n", "12", "--out", str(out), "--size", "256", "--seed", "5", "--ladder-rungs", "4"]) == 0

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
@@ -24,6 +23,7 @@ from monai_fiqa.fthnet.models import IMAGENET_MEAN, IMAGENET_STD
 from monai_fiqa.fthnet.windows import window_group, window_sample
 from monai_fiqa.fundus.physics import DEGRADATIONS
 from monai_fiqa.fundus.preprocessing import fundus_to_square
+from monai_fiqa.fundus.synth_set import read_mask
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.io.quality_csv import QualityRecord
 
@@ -53,12 +53,8 @@ def normalise(square_hwc: np.ndarray) -> torch.Tensor:
 
 def _region_share(record: QualityRecord) -> float:
     """Share of the field of view inside the degraded regions of a synth-set row (1 when the masks are missing)."""
-    row = record.row
-    base = row.get("_csv_dir", "")
-    try:
-        fov = np.asarray(Image.open(f"{base}/masks/{row['id']}_fov.png")) > 127
-        region = np.asarray(Image.open(f"{base}/masks/{row['id']}_region.png")) > 127
-    except (OSError, KeyError):
+    fov, region = (read_mask(record.row, key) for key in ("fov", "region"))
+    if fov is None or region is None:
         return 1.0
     return float((region & fov).sum() / max(1, fov.sum()))
 

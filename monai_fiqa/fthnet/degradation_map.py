@@ -17,15 +17,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
 
 from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square
+from monai_fiqa.fundus.synth_set import read_mask
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.io.quality_csv import QualityRecord
 
-__all__ = ["MAP_STRIDE", "degradation_target"]
+__all__ = ["MAP_STRIDE", "degradation_target", "regional_masks"]
 
 MAP_STRIDE = 4  # targets are stored at 1/4 of the training square's side (the head predicts at 1/8)
+
+
+def _as_uint8(mask: np.ndarray | None) -> np.ndarray:
+    if mask is None:  # a synth row always has its masks: a missing one is a damaged set, not a clean row
+        raise FileNotFoundError("a mask of this synth-set row is missing")
+    return mask.astype(np.uint8) * 255
 
 
 def _union_severity(severities: Sequence[float]) -> float:
@@ -43,12 +49,8 @@ def degradation_target(record: QualityRecord, size: int, kinds: Sequence[str]) -
     side = size // MAP_STRIDE
     row = record.row
     out = np.zeros((2, side, side), np.uint8)
-    masks = f"{row.get('_csv_dir', '')}/masks/{row.get('id')}"
-    if "degradations" not in row or not row.get("id"):
-        return out
-    try:
-        fov = np.asarray(Image.open(f"{masks}_fov.png"))
-    except OSError:
+    fov = read_mask(row, "fov") if "degradations" in row else None
+    if fov is None:
         return out
     steps = [k for k in kinds if row.get(f"{k}_severity")]
     regional = [k for k in steps if row.get(f"{k}_regional") == "1"]
@@ -57,9 +59,22 @@ def degradation_target(record: QualityRecord, size: int, kinds: Sequence[str]) -
     box = fov_square_box(read_rgb(record.path)[0])
     target = np.full((side, side), global_sev, np.float32)
     if regional:
-        region = fundus_to_square(np.asarray(Image.open(f"{masks}_region.png")), side, box) / 255.0
+        region = fundus_to_square(_as_uint8(read_mask(row, "region")), side, box) / 255.0
         target += (1.0 - global_sev) * regional_sev * region
-    inside = fundus_to_square(fov, side, box) > 127
+    inside = fundus_to_square(_as_uint8(fov), side, box) > 127
     out[0] = np.round(np.clip(target, 0.0, 1.0) * 255.0) * inside  # 0 where unweighted: a cell's mean stays <= 1
     out[1] = inside * 255
     return out
+
+
+def regional_masks(record: QualityRecord) -> tuple[np.ndarray, np.ndarray] | None:
+    """(degraded region, field of view) of a synth-set record degraded in part of its field of view.
+
+    ``None`` when the record has no masks (e.g. a site's CSV) or the region is empty or covers the whole field of
+    view (a whole-image degradation: nothing to localise).
+    """
+    region, fov = read_mask(record.row, "region"), read_mask(record.row, "fov")
+    if region is None or fov is None:
+        return None
+    inside = region[fov]
+    return (region, fov) if inside.any() and not inside.all() else None

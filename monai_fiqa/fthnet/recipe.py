@@ -14,8 +14,8 @@ import torch
 from monai_fiqa.engine.ranking import NO_GROUP, pairwise_rank_loss
 from monai_fiqa.engine.trainer import TrainConfig, predict_scores, train
 from monai_fiqa.fthnet.dataset import WINDOW_GROUP_BASE, FundusQualityDataset, ladder_key
+from monai_fiqa.fthnet.degradation_map import regional_masks
 from monai_fiqa.fthnet.inferer import FTHNetInferer
-from monai_fiqa.fthnet.windows import regional_masks
 from monai_fiqa.fundus.physics import DEGRADATIONS
 from monai_fiqa.fundus.preprocessing import fov_square_box
 from monai_fiqa.io.images import read_rgb

@@ -20,18 +20,18 @@ such windows, the network learned "less detail is better" and ranked defocus and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from monai_fiqa.fthnet.degradation_map import regional_masks
 from monai_fiqa.fundus.landmarks import Anatomy
 from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square
 from monai_fiqa.fundus.pseudo_mos import pseudo_mos
+from monai_fiqa.fundus.synth_set import read_mask
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.io.quality_csv import QualityRecord
 
-__all__ = ["WINDOW_OFFSETS", "regional_masks", "window_boxes", "window_group", "window_sample", "window_views"]
+__all__ = ["WINDOW_OFFSETS", "window_boxes", "window_group", "window_sample", "window_views"]
 
 WINDOW_OFFSETS = (0.0, 0.25, 0.5)  # window origins in units of the square's side; windows are half the side
 
@@ -79,7 +79,9 @@ def _load(record: QualityRecord) -> _LabelledPhoto | None:
         return None
     base = row["_csv_dir"]
     clean, _ = read_rgb(f"{base}/{row['clean']}")
-    fov, vessels = (np.asarray(Image.open(f"{base}/masks/{row['id']}_{k}.png")) > 127 for k in ("fov", "vessels"))
+    fov, vessels = read_mask(row, "fov"), read_mask(row, "vessels")
+    if fov is None or vessels is None:
+        return None
     return _LabelledPhoto(record, clean, read_rgb(record.path)[0], fov, vessels, fov_square_box(clean))
 
 
@@ -152,19 +154,3 @@ def window_group(record: QualityRecord, size: int) -> list[tuple[np.ndarray, flo
     views = [_labelled_window(photo, size, by_cover[k]) for k in picks]
     views = [v for v in views if v is not None]
     return views if len(views) >= 2 else None
-
-
-def regional_masks(record: QualityRecord) -> tuple[np.ndarray, np.ndarray] | None:
-    """(degraded region, field of view) of a synth-set record degraded in part of its field of view.
-
-    ``None`` when the record has no masks (e.g. a site's CSV) or the region is empty or covers the whole field of
-    view (a whole-image degradation: nothing to localise).
-    """
-    row = record.row
-    masks = Path(row.get("_csv_dir", "")) / "masks"
-    region_path, fov_path = masks / f"{row.get('id')}_region.png", masks / f"{row.get('id')}_fov.png"
-    if not row.get("id") or not region_path.is_file() or not fov_path.is_file():
-        return None
-    region, fov = (np.asarray(Image.open(p)) > 127 for p in (region_path, fov_path))
-    inside = region[fov]
-    return (region, fov) if inside.any() and not inside.all() else None

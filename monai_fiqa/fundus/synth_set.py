@@ -7,7 +7,7 @@ Why files and not only on-the-fly transforms: a set on disk can be inspected, sh
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -24,7 +24,10 @@ from monai_fiqa.fundus.renderer import render_fundus
 from monai_fiqa.io.images import read_rgb
 from monai_fiqa.viz import contact_sheet, save_png
 
-__all__ = ["make_labelled_set", "resize_longest"]
+__all__ = ["MASK_KEYS", "make_labelled_set", "read_mask", "resize_longest"]
+
+# the masks written beside each image: masks/<id>_<key>.png
+MASK_KEYS = ("fov", "vessels", "region")
 
 
 def resize_longest(image: np.ndarray, size: int) -> np.ndarray:
@@ -209,8 +212,8 @@ def _write_sample(
     label = pseudo_mos(clean, deg8 if camera is not None else degraded, anatomy)
     save_png(deg8, root / "images" / f"{name}.png")
     save_png(clean, root / "clean" / f"{name}.png")
-    for key, mask in (("fov", anatomy.fov), ("vessels", anatomy.vessels), ("region", region)):
-        save_png(mask.astype(np.uint8) * 255, root / "masks" / f"{name}_{key}.png")
+    for key, mask in zip(MASK_KEYS, (anatomy.fov, anatomy.vessels, region), strict=True):
+        save_png(mask.astype(np.uint8) * 255, _mask_path(root, name, key))
     row = {
         "id": name,
         "image": f"images/{name}.png",
@@ -239,3 +242,21 @@ def _write_csv(rows: list[dict], csv_path: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return csv_path
+
+
+def _mask_path(root: str | Path, name: str, key: str) -> Path:
+    return Path(root) / "masks" / f"{name}_{key}.png"
+
+
+def read_mask(row: Mapping[str, str], key: str) -> np.ndarray | None:
+    """A row's ``key`` mask (one of :data:`MASK_KEYS`) at the image's size, as bool; None when the row has none.
+
+    ``row`` is a :class:`~monai_fiqa.io.quality_csv.QualityRecord`'s row (it knows its CSV's folder); rows of a
+    site's CSV, not written by :func:`make_labelled_set`, have no masks.
+    """
+    if key not in MASK_KEYS:
+        raise ValueError(f"unknown mask {key!r}; one of {MASK_KEYS}")
+    if not row.get("id"):
+        return None
+    path = _mask_path(row.get("_csv_dir", ""), row["id"], key)
+    return np.asarray(Image.open(path)) > 127 if path.is_file() else None
