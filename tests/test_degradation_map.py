@@ -141,7 +141,8 @@ def test_the_map_head_adds_a_small_head_and_keeps_the_score_path():
     torch.manual_seed(0)
     headed = monai_fiqa.create_model("fthnet_s", degradation_map=True)
     extra = sum(p.numel() for p in headed.parameters()) - sum(p.numel() for p in plain.parameters())
-    assert extra == (64 + 128 + 256) * 64 + 64 + 64 * 9 + 1  # stages 2-4 -> 1x1 conv to 64 -> 3x3 conv to 1
+    fuse, context, out = (32 + 64 + 128 + 256) * 64 + 64, 3 * (64 * 64 * 9 + 64), 64 + 1
+    assert extra == fuse + context + out == 141_633  # 4 stages -> 1x1 to 64 -> 3 dilated 3x3 -> 1x1 to 1
     tiny = monai_fiqa.create_model("fthnet_tiny", degradation_map=True).eval()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():

@@ -17,8 +17,8 @@ Two optional heads, not in the paper:
 * a severity head regresses each degradation kind's severity from V, so that a low score comes with *why*
   ("defocus 0.7, haze 0.1"), and the DPN is taught to keep every degradation apart;
 * a degradation-map head says *where*: per 8-px cell of the input, how degraded that part of the photograph is
-  (0-1), from the stage-2 features beside the upsampled stage-3 and stage-4 ones (the quality map of the product
-  is 1 minus it; :mod:`monai_fiqa.fthnet.degradation_map` has the targets).
+  (0-1), from all four stages brought to the stride-8 grid and a little spatial context (:class:`DegradationMapHead`;
+  the quality map of the product is 1 minus it; :mod:`monai_fiqa.fthnet.degradation_map` has the targets).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from torch import nn
 
 from monai_fiqa.fthnet.blocks import DetailChannels, SwinStages2D, soft_pool2d
 
-__all__ = ["FTHNet", "FTHNetOutputs"]
+__all__ = ["DegradationMapHead", "FTHNet", "FTHNetOutputs"]
 
 
 class FTHNetOutputs(NamedTuple):
@@ -69,6 +69,37 @@ class _PGL(nn.Module):
         return w, bias
 
 
+class DegradationMapHead(nn.Module):
+    """The four stages' features -> (B, 1, S/8, S/8) logits of how degraded each 8-px cell of the input is.
+
+    Why this shape:
+
+    * stage 1 (stride 4, pooled to stride 8) and stage 2 carry local texture - noise, JPEG blocks, how sharp a vessel
+      edge is; a head on stage 2 to 4 alone found over- and under-exposure but left defocus, motion and JPEG at
+      chance *on its training photographs* (docs/experiments/fundus_fthnet.md, run 11); stages 3 and 4, brought to
+      the stride-8 grid, add what kind of photograph it is;
+    * residual 3x3 convolutions dilated 1, 2 and 4 let each cell see ~120 px of a 384-px square: most cells of a
+      blurred region hold background that looks the same blurred or sharp, and only the vessels nearby tell.
+    """
+
+    def __init__(self, stage_channels: Sequence[int], width: int = 64, dilations: Sequence[int] = (1, 2, 4)) -> None:
+        super().__init__()
+        self.fuse = nn.Sequential(nn.Conv2d(sum(stage_channels), width, 1), nn.GELU())
+        self.context = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(width, width, 3, padding=d, dilation=d), nn.GELU()) for d in dilations
+        )
+        self.out = nn.Conv2d(width, 1, 1)
+
+    def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        grid = feats[1].shape[-2:]
+        finer = F.adaptive_avg_pool2d(feats[0], grid)
+        deeper = [F.interpolate(f, size=grid, mode="bilinear", align_corners=False) for f in feats[2:]]
+        h = self.fuse(torch.cat([finer, feats[1], *deeper], dim=1))
+        for block in self.context:
+            h = h + block(h)
+        return self.out(h)
+
+
 class FTHNet(nn.Module):
     """Fundus quality regression by a transformer hypernetwork.
 
@@ -89,7 +120,7 @@ class FTHNet(nn.Module):
         detail_sigma: > 0: the backbone also sees each channel's detail band at this scale
             (:class:`~monai_fiqa.fthnet.blocks.DetailChannels`; 3 more input channels to the patch embedding,
             +1.5 k parameters for FTHNet-S); 0: the paper's RGB input.
-        degradation_map: add the degradation-map head (+29.3 k parameters for FTHNet-S).
+        degradation_map: add the degradation-map head (:class:`DegradationMapHead`, +141.6 k parameters for FTHNet-S).
 
     Input: (B, 3, img_size, img_size) normalised RGB.  Output: (B, 1) predicted MOS / 100;
     :meth:`outputs` also returns the severities and the degradation map.
@@ -139,11 +170,7 @@ class FTHNet(nn.Module):
         self.pgls = nn.ModuleList(pgls)
         self.severity_kinds = tuple(severity_kinds)
         self.severity_head = nn.Linear(v, len(self.severity_kinds)) if self.severity_kinds else None
-        self.map_head = (
-            nn.Sequential(nn.Conv2d(sum(chans[1:]), 64, 1), nn.GELU(), nn.Conv2d(64, 1, 3, padding=1))
-            if degradation_map
-            else None
-        )
+        self.map_head = DegradationMapHead(chans) if degradation_map else None
 
     def perceive(self, feats: list[torch.Tensor]) -> torch.Tensor:
         """Distortion Perception Network: stage features -> V."""
@@ -164,22 +191,12 @@ class FTHNet(nn.Module):
                 q = torch.sigmoid(q)
         return q.squeeze(-1)
 
-    def _degradation_logits(self, feats: list[torch.Tensor]) -> torch.Tensor:
-        """Map head: stage 2 (stride 8) beside stages 3 and 4 brought to its grid -> (B, 1, S/8, S/8) logits.
-
-        Why stage 2 and not only the deeper stages: a degraded region covers a median 6 % of the field of view, and
-        by stage 3 each token has attended over 192-px windows, mixing it with its surround; the deeper stages add
-        what kind of photograph it is."""
-        grid = feats[1].shape[-2:]
-        deeper = [F.interpolate(f, size=grid, mode="bilinear", align_corners=False) for f in feats[2:]]
-        return self.map_head(torch.cat([feats[1], *deeper], dim=1))
-
     def outputs(self, x: torch.Tensor) -> FTHNetOutputs:
         """Score, severities and degradation-map logits of one forward pass."""
         feats = self.backbone(self.detail(x))
         v = self.perceive(feats)
         severities = torch.sigmoid(self.severity_head(v)) if self.severity_head is not None else None
-        logits = self._degradation_logits(feats) if self.map_head is not None else None
+        logits = self.map_head(feats) if self.map_head is not None else None
         return FTHNetOutputs(self._target(v, feats[-1]), severities, logits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
