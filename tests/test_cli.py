@@ -34,6 +34,18 @@ def test_synth_writes_images_masks_csv_and_sheet(tmp_path, capsys):
     assert [r["mos"] for r in csv.DictReader((out2 / "labels.csv").open())] == [r["mos"] for r in rows]
 
 
+def test_synth_region_prob_confines_every_step_to_a_region(tmp_path):
+    out = tmp_path / "regional"
+    assert main(["synth", "--n", "6", "--out", str(out), "--size", "256", "--seed", "5", "--region-prob", "1"]) == 0
+    rows = [r for r in csv.DictReader((out / "labels.csv").open()) if r["degradations"]]
+    assert rows  # a few may be clean (the mix's p_clean)
+    for r in rows:
+        assert all(r[f"{kind}_regional"] == "1" for kind in r["degradations"].split("+"))
+        region = np.asarray(Image.open(out / "masks" / f"{r['id']}_region.png")) > 127
+        fov = np.asarray(Image.open(out / "masks" / f"{r['id']}_fov.png")) > 127
+        assert region.any() and not region[fov].all()
+
+
 def test_synth_degrades_real_photographs(tmp_path):
     src = tmp_path / "photo.png"
     from monai_fiqa.fundus.renderer import render_fundus

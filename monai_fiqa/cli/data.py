@@ -10,6 +10,7 @@ __all__ = ["register"]
 
 
 def _synth(args: argparse.Namespace) -> int:
+    from monai_fiqa.fundus.mix import MixConfig
     from monai_fiqa.fundus.synth_set import make_labelled_set
 
     csv_path = make_labelled_set(
@@ -20,6 +21,7 @@ def _synth(args: argparse.Namespace) -> int:
         real_images=args.images,
         camera_prob=args.camera_prob,
         ladder_rungs=args.ladder_rungs,
+        config=MixConfig(region_prob=args.region_prob) if args.region_prob is not None else None,
     )
     print(f"wrote {args.n} images, labels {csv_path}, contact sheet {Path(args.out) / 'contact_sheet.png'}")
     return 0
@@ -104,6 +106,13 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument(
         "--ladder-rungs", type=int, default=0, help="> 1: write n / rungs severity ladders (one kind varied in each)"
+    )
+    s.add_argument(
+        "--region-prob",
+        type=float,
+        default=None,
+        help="chance that a degradation step is confined to a random region (default: the mix's, 0.3; 1: every "
+        "step regional, for the degradation-map head)",
     )
     s.set_defaults(func=_synth)
 
