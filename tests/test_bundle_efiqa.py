@@ -59,7 +59,7 @@ def test_occluded_region_is_where_the_map_is_low(stages, drive_test_images):
 
 
 @pytest.mark.parametrize("stage", [0, 1], ids=["stage1", "stage2"])
-@pytest.mark.parametrize("kind", ["defocus", "haze", "underexposure"])
+@pytest.mark.parametrize("kind", ["defocus", "haze", "underexposure", "noise", "overexposure"])
 def test_score_falls_with_global_severity(stages, drive_test_images, kind, stage):
     image, fov = load_drive(drive_test_images[3])
     sev = (0.0, 0.25, 0.5, 0.75, 1.0)

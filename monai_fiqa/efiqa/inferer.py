@@ -4,8 +4,9 @@ The network decides the stage: :class:`~monai_fiqa.efiqa.inpainting_prior.Stage1
 itself (vessel segmentation + masked inpainting, the bundle's default), an
 :class:`~monai_fiqa.efiqa.networks.EFIQAAdapter` the stage-2 head distilled from it (one fast pass over the frozen
 encoder on the 256-px square).  The 16 x 16 cell map covers the FOV square; it is upsampled bilinearly to the
-photograph, and pixels outside the field of view are 1 (not assessed).  Score = 100 x the FOV-weighted mean of the
-cells at least half inside the FOV.
+photograph, and pixels outside the field of view are 1 (not assessed).  Either stage's cells are multiplied by the
+pixel evidence of :mod:`~monai_fiqa.efiqa.pixel_evidence` (noise and over-exposure, which the vessel prior cannot
+see).  Score = 100 x the FOV-weighted mean of the cells at least half inside the FOV.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from monai_fiqa.efiqa.inpainting_prior import GRID, MAP_SIZE, TAU, Stage1Networks, stage1_map, to_map_grid
+from monai_fiqa.efiqa.inpainting_prior import (
+    GRID,
+    MAP_SIZE,
+    TAU,
+    Stage1Networks,
+    stage1_map,
+    to_map_fov,
+    to_map_grid,
+)
+from monai_fiqa.efiqa.pixel_evidence import pixel_evidence
 from monai_fiqa.efiqa.vessel_segmentation import SEG_SIZE, square_mask, to_input
 from monai_fiqa.engine.workflow import QualityInferer, network_device
 from monai_fiqa.fundus.checks import FundusInput
@@ -77,10 +87,13 @@ class EFIQAInferer(QualityInferer):
         square = fundus_to_square(image, SEG_SIZE, box)
         fov512 = square_mask(fov, box, SEG_SIZE) > 0.5
         quality, weight = self.cell_map(square, fov512, network)
+        evidence = pixel_evidence(to_map_grid(square), to_map_fov(fov512))
+        quality = quality * evidence.quality
         inside = weight >= 0.5
         params = {
             "model": self.model_name,
             "mode": stage_of(network),
+            "pixel_evidence": evidence.report(),
             "low_quality_fraction": round(float((quality[inside] < 0.5).mean()) if inside.any() else 0.0, 4),
             "out_of_distribution": bool(warnings),
             "warnings": warnings,

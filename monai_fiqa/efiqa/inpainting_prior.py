@@ -67,6 +67,7 @@ __all__ = [
     "missing_to_quality",
     "random_patch_mask",
     "stage1_map",
+    "to_map_fov",
     "to_map_grid",
     "to_vessel_map",
     "vessel_contrast",
@@ -186,6 +187,12 @@ def to_map_grid(square: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(square).resize((MAP_SIZE, MAP_SIZE), Image.BOX))
 
 
+def to_map_fov(fov512: np.ndarray) -> np.ndarray:
+    """A 512-px FOV mask -> the map grid's (a 256-px pixel is inside when most of its 2 x 2 block is)."""
+    c = SEG_SIZE // MAP_SIZE
+    return fov512.astype(np.float32).reshape(MAP_SIZE, c, MAP_SIZE, c).mean(axis=(1, 3)) > 0.5
+
+
 def vessel_contrast(square256: np.ndarray) -> np.ndarray:
     """Depth of dark thin structures below their background in the green channel (8-bit levels)."""
     green = square256[:, :, 1].astype(np.float32)
@@ -286,8 +293,7 @@ def stage1_map(
     vmaps, expected = both[:, 0], both[:, 1]
     out = []
     for v, e, fov, square in zip(vmaps, expected, fovs, squares, strict=True):
-        small = F.avg_pool2d(torch.from_numpy(fov.astype(np.float32))[None, None], SEG_SIZE // MAP_SIZE)[0, 0]
-        fov_small = small.numpy() > 0.5
+        fov_small = to_map_fov(fov)
         square256 = to_map_grid(square)
         e = e * foveal_prior(square256, fov_small)[0]
         q, w = missing_to_quality(v, e, vessel_contrast(square256), fov_small, tau)
