@@ -89,7 +89,7 @@ def _passes(report: dict) -> bool:
     )
 
 
-def main(checkpoint: str | None, n_drive: int | None, quick: bool) -> dict:
+def main(checkpoint: str | None, n_drive: int | None, quick: bool, camera_names: list[str] | None = None) -> dict:
     torch.set_num_threads(2)
     extra = {"checkpoint": checkpoint} if checkpoint else {}
     assessors = {
@@ -99,6 +99,11 @@ def main(checkpoint: str | None, n_drive: int | None, quick: bool) -> dict:
     }
     sources = held_out_sources(2 if quick else n_drive)
     cameras = CAMERA_SHIFT_PROFILES[:1] if quick else CAMERA_SHIFT_PROFILES
+    if camera_names:
+        unknown = set(camera_names) - {c.name for c in CAMERA_SHIFT_PROFILES}
+        if unknown:
+            raise SystemExit(f"unknown cameras {sorted(unknown)}; known: {[c.name for c in CAMERA_SHIFT_PROFILES]}")
+        cameras = tuple(c for c in CAMERA_SHIFT_PROFILES if c.name in camera_names)
     kinds = ("defocus", "noise", "overexposure") if quick else tuple(DEGRADATIONS)
     payload: dict = {"weights": checkpoint or "bundle fundus_fthnet", "severities": list(SEVERITIES), "bars": BARS}
     payload["cameras"] = {c.name: _camera_report(assessors, sources, c, kinds) for c in cameras}
@@ -122,7 +127,7 @@ def main(checkpoint: str | None, n_drive: int | None, quick: bool) -> dict:
         for name, r in payload["cameras"].items()
     ]
     header = ["camera", "SRCC", "PLCC", "worst kind Spearman", "clean good", "regional AUROC", "severity top-1"]
-    if quick:
+    if quick or camera_names:  # a partial run is printed, never written over the held-out results
         print(payload)
     else:
         write_results("fthnet_accuracy", payload, [*header, "Spearman per kind"], rows)
@@ -134,5 +139,6 @@ if __name__ == "__main__":
     ap.add_argument("--checkpoint", help="weights to evaluate instead of the bundle's (e.g. RUN/best_model.pt)")
     ap.add_argument("--n-drive", type=int, default=None, help="DRIVE test photographs to use (default: all 20)")
     ap.add_argument("--quick", action="store_true", help="smoke run: source camera, 2 photographs, 3 kinds")
+    ap.add_argument("--cameras", nargs="+", help="only these camera-shift profiles (printed, not written)")
     a = ap.parse_args()
-    main(a.checkpoint, a.n_drive, a.quick)
+    main(a.checkpoint, a.n_drive, a.quick, a.cameras)
