@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monai_fiqa.efiqa.inferer import cell_weights
-from monai_fiqa.efiqa.inpainting_prior import GRID, to_map_fov, to_map_grid
+from monai_fiqa.efiqa.inpainting_prior import GRID, cell_weights, to_map_fov, to_map_grid
 from monai_fiqa.efiqa.pixel_evidence import pixel_evidence
 from monai_fiqa.efiqa.vessel_segmentation import SEG_SIZE, square_mask
 from monai_fiqa.fundus.checks import fundus_input

@@ -16,10 +16,10 @@ import torch
 from PIL import Image
 
 from monai_fiqa.efiqa.inpainting_prior import (
-    GRID,
     MAP_SIZE,
     TAU,
     Stage1Networks,
+    cell_weights,
     stage1_map,
     to_map_fov,
     to_map_grid,
@@ -32,12 +32,6 @@ from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square, sq
 from monai_fiqa.results import Scored
 
 __all__ = ["EFIQAInferer", "cell_weights", "pooled_score", "stage_of"]
-
-
-def cell_weights(fov512: np.ndarray) -> np.ndarray:
-    """Fraction of each of the GRID x GRID cells inside the field of view."""
-    c = fov512.shape[0] // GRID
-    return fov512.astype(np.float32).reshape(GRID, c, GRID, c).mean(axis=(1, 3))
 
 
 def pooled_score(quality: np.ndarray, weight: np.ndarray) -> float:

@@ -60,6 +60,7 @@ __all__ = [
     "anomaly",
     "calibre",
     "calibre_contrast",
+    "cell_weights",
     "corrupt_context",
     "coverage_masks",
     "foveal_prior",
@@ -187,6 +188,12 @@ def to_map_grid(square: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(square).resize((MAP_SIZE, MAP_SIZE), Image.BOX))
 
 
+def cell_weights(fov: np.ndarray) -> np.ndarray:
+    """Fraction of each of the GRID x GRID cells inside the field of view (any square mask size)."""
+    c = fov.shape[0] // GRID
+    return fov.astype(np.float32).reshape(GRID, c, GRID, c).mean(axis=(1, 3))
+
+
 def to_map_fov(fov512: np.ndarray) -> np.ndarray:
     """A 512-px FOV mask -> the map grid's (a 256-px pixel is inside when most of its 2 x 2 block is)."""
     c = SEG_SIZE // MAP_SIZE
@@ -268,7 +275,7 @@ def missing_to_quality(
     q_pix = 1.0 - np.clip(anomaly(observed, expected, contrast) / tau, 0.0, 1.0)
     cell = lambda a: a.reshape(GRID, c, GRID, c).sum(axis=(1, 3))  # noqa: E731
     inside = fov.astype(np.float32)
-    weight = cell(inside) / (c * c)
+    weight = cell_weights(fov)
     quality = cell(q_pix * inside) / np.maximum(cell(inside), 1e-6)
     quality[weight < 0.5] = 1.0
     return quality.astype(np.float32), weight.astype(np.float32)

@@ -14,8 +14,10 @@ multiply the prior's cell quality:
 
 * noise level of a cell = mean of the smallest 80 % of ``|G - median_3x3(G)|`` (green channel, 8-bit levels): the
   median residual of flat fundus background is noise; vessel edges and the disc rim are the largest residuals and
-  are trimmed.  A cell's noise quality ramps from 1 at ``NOISE_CLEAN`` to 0 at ``NOISE_BAD`` levels of its own
-  level, so that a noisy region is marked where it is (sensor noise over the whole field marks every cell);
+  are trimmed.  The median over each cell's 3 x 3 neighbourhood of cells is the cell's noise level (one textured
+  cell - exudates, a disc rim - is not noise; a noisy region spans cells), and its noise quality ramps from 1 at
+  ``NOISE_CLEAN`` to 0 at ``NOISE_BAD`` levels, so that a noisy region is marked where it is (sensor noise over
+  the whole field marks every cell);
 * exposure level = FOV-weighted mean green level (8-bit) of the square; exposure quality ramps from 1 at
   ``GREEN_CLEAN`` to 0 at ``GREEN_BAD`` and applies to every cell (exposure is a property of the whole flash).
 
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from monai_fiqa.efiqa.inpainting_prior import GRID
+from monai_fiqa.efiqa.inpainting_prior import GRID, cell_weights
 
 __all__ = ["PixelEvidence", "cell_noise_levels", "exposure_level", "pixel_evidence"]
 
@@ -43,7 +45,7 @@ NOISE_CLEAN = 1.0  # 8-bit levels at the 256-px scale: clean recordings of every
 NOISE_BAD = 4.0  # a trimmed mean of 4 levels is a noise sigma of ~6: the thinnest vessels (6-8 levels deep) are lost
 GREEN_CLEAN = 120.0  # FOV mean of the green channel, 8-bit: clean recordings of every camera stay below
 GREEN_BAD = 200.0  # the field of view is washed out (severity 0.6-0.8 of an exposure error)
-NOISE_CELL_MEDIAN = 3
+NOISE_CELL_MEDIAN = 3  # cells: the noise map is the median of each cell's 3 x 3 neighbourhood
 TRIM = 0.8  # share of the smallest residuals kept per cell
 
 
@@ -96,13 +98,10 @@ class PixelEvidence:
 
 def pixel_evidence(square256: np.ndarray, fov256: np.ndarray) -> PixelEvidence:
     """Noise and exposure quality per cell of one 256-px FOV square and its field-of-view mask."""
-    grid = GRID
-    cell = fov256.shape[0] // grid
-    weight = fov256.astype(np.float32).reshape(grid, cell, grid, cell).mean(axis=(1, 3))
+    weight = cell_weights(fov256)
     inside = weight >= 0.5
-    levels = cell_noise_levels(square256, fov256, grid)
-    if NOISE_CELL_MEDIAN > 1:  # a lone textured cell (exudates, a disc rim) is not noise; a noisy region spans cells
-        levels = ndi.median_filter(levels, NOISE_CELL_MEDIAN, mode="nearest")
+    # a lone textured cell (exudates, a disc rim) is not noise; a noisy region spans neighbouring cells
+    levels = ndi.median_filter(cell_noise_levels(square256, fov256, GRID), NOISE_CELL_MEDIAN, mode="nearest")
     median = float(np.median(levels[inside])) if inside.any() else 0.0
     green = exposure_level(square256, weight)
     quality = _ramp(levels, NOISE_CLEAN, NOISE_BAD) * _ramp(green, GREEN_CLEAN, GREEN_BAD)
