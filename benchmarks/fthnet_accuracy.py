@@ -17,12 +17,19 @@ each recorded by every camera-shift profile.  Per camera:
 
 Writes ``results/fthnet_accuracy.{json,md}`` (``--checkpoint`` evaluates a training run's weights through the
 bundle's config; ``--quick`` is a smoke run on the source camera and three photographs, not written).
+
+A full run takes hours on two cores (the 2400-px camera alone ~40 min), longer than a working session, so
+``--cache DIR`` keeps each finished camera's report under ``DIR/<sha256 of the weights>/`` and a later run with
+the same weights reuses it; two processes can share the cores by splitting ``--cameras`` over one cache, and a
+last run without ``--cameras`` gathers them and writes the results.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,6 +38,7 @@ from scipy import stats
 import monai_fiqa
 from benchmarks._camera_shift import CAMERA_SHIFT_PROFILES, held_out_sources, ladder, regional
 from benchmarks._common import write_results
+from monai_fiqa.api import file_sha256, resolve_bundle
 from monai_fiqa.fundus.physics import DEGRADATIONS
 from monai_fiqa.metrics.functional import pixel_auroc, plcc, srcc
 
@@ -89,7 +97,31 @@ def _passes(report: dict) -> bool:
     )
 
 
-def main(checkpoint: str | None, n_drive: int | None, quick: bool, camera_names: list[str] | None = None) -> dict:
+def _weights_digest(checkpoint: str | None) -> str:
+    path = Path(checkpoint) if checkpoint else resolve_bundle("fundus_fthnet") / "models" / "model.pt"
+    return file_sha256(path)[:16]
+
+
+def _cached_camera_report(cache: Path | None, camera, compute) -> dict:
+    """The camera's report from ``cache`` when these weights were measured on it already, else computed (and kept)."""
+    if cache is None:
+        return compute()
+    path = cache / f"{camera.name}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    report = compute()
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report))
+    return report
+
+
+def main(
+    checkpoint: str | None,
+    n_drive: int | None,
+    quick: bool,
+    camera_names: list[str] | None = None,
+    cache: str | None = None,
+) -> dict:
     torch.set_num_threads(2)
     extra = {"checkpoint": checkpoint} if checkpoint else {}
     assessors = {
@@ -106,7 +138,13 @@ def main(checkpoint: str | None, n_drive: int | None, quick: bool, camera_names:
         cameras = tuple(c for c in CAMERA_SHIFT_PROFILES if c.name in camera_names)
     kinds = ("defocus", "noise", "overexposure") if quick else tuple(DEGRADATIONS)
     payload: dict = {"weights": checkpoint or "bundle fundus_fthnet", "severities": list(SEVERITIES), "bars": BARS}
-    payload["cameras"] = {c.name: _camera_report(assessors, sources, c, kinds) for c in cameras}
+    if cache and (quick or n_drive):
+        raise SystemExit("--cache keeps full-protocol reports only (not with --quick or --n-drive)")
+    cache_dir = Path(cache) / _weights_digest(checkpoint) if cache else None
+    payload["cameras"] = {
+        c.name: _cached_camera_report(cache_dir, c, lambda c=c: _camera_report(assessors, sources, c, kinds))
+        for c in cameras
+    }
     clean = defaultdict(list)
     for report in payload["cameras"].values():
         for name, (score, _) in report["untouched"].items():
@@ -140,5 +178,6 @@ if __name__ == "__main__":
     ap.add_argument("--n-drive", type=int, default=None, help="DRIVE test photographs to use (default: all 20)")
     ap.add_argument("--quick", action="store_true", help="smoke run: source camera, 2 photographs, 3 kinds")
     ap.add_argument("--cameras", nargs="+", help="only these camera-shift profiles (printed, not written)")
+    ap.add_argument("--cache", help="folder keeping each finished camera's report per weights (resumable runs)")
     a = ap.parse_args()
-    main(a.checkpoint, a.n_drive, a.quick, a.cameras)
+    main(a.checkpoint, a.n_drive, a.quick, a.cameras, a.cache)
