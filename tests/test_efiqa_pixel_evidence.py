@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from monai_fiqa.efiqa.inpainting_prior import GRID, cell_weights, to_map_fov, to_map_grid
-from monai_fiqa.efiqa.pixel_evidence import pixel_evidence
+from monai_fiqa.efiqa.pixel_evidence import median3x3, pixel_evidence
 from monai_fiqa.efiqa.vessel_segmentation import SEG_SIZE, square_mask
 from monai_fiqa.fundus.checks import fundus_input
 from monai_fiqa.fundus.physics import DEGRADATIONS, apply_degradation, random_region
@@ -35,6 +36,13 @@ def _degrade(image, fov, kind, severity, seed, region=None):
 @pytest.fixture(scope="module")
 def photograph(drive_test_images):
     return load_drive(drive_test_images[4])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_median3x3_equals_scipys(dtype):
+    """The fast 3 x 3 median is scipy's, edges included, on a non-square array with ties."""
+    image = np.random.default_rng(3).integers(0, 12, (37, 53)).astype(dtype)
+    np.testing.assert_array_equal(median3x3(image), ndi.median_filter(image, 3))
 
 
 def test_clean_photographs_are_not_penalised(drive_test_images):

@@ -39,7 +39,7 @@ from scipy import ndimage as ndi
 
 from monai_fiqa.efiqa.inpainting_prior import GRID, cell_weights
 
-__all__ = ["PixelEvidence", "cell_noise_levels", "exposure_level", "pixel_evidence"]
+__all__ = ["PixelEvidence", "cell_noise_levels", "exposure_level", "median3x3", "pixel_evidence"]
 
 NOISE_CLEAN = 1.0  # 8-bit levels at the 256-px scale: clean recordings of every camera measure 0.29-0.65
 NOISE_BAD = 4.0  # a trimmed mean of 4 levels is a noise sigma of ~6: the thinnest vessels (6-8 levels deep) are lost
@@ -49,12 +49,35 @@ NOISE_CELL_MEDIAN = 3  # cells: the noise map is the median of each cell's 3 x 3
 TRIM = 0.8  # share of the smallest residuals kept per cell
 
 
+def _sort3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    mid_low, top = np.minimum(high, c), np.maximum(high, c)
+    return np.minimum(low, mid_low), np.maximum(low, mid_low), top
+
+
+def median3x3(image: np.ndarray) -> np.ndarray:
+    """3 x 3 median of a 2-D array, edges replicated: equal to ``scipy.ndimage.median_filter(image, 3)``.
+
+    Why not scipy's: its generic rank filter takes ~9 ms on a 256-px square, as long as the rest of stage 2
+    together (issue 30 item 6 asks stage 2 to stay 5x faster than stage 1).  The exact median of nine is the
+    median of (the largest row minimum, the median of the row medians, the smallest row maximum) once each row of
+    three is sorted: 20 element-wise min/max over the whole square, ~0.5 ms.
+    """
+    padded = np.pad(image, 1, mode="edge")  # = scipy's "reflect" for a 3-wide window
+    h, w = image.shape
+    shifted = [padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)]
+    rows = [_sort3(*shifted[3 * r : 3 * r + 3]) for r in range(3)]
+    largest_min = np.maximum(np.maximum(rows[0][0], rows[1][0]), rows[2][0])
+    smallest_max = np.minimum(np.minimum(rows[0][2], rows[1][2]), rows[2][2])
+    return _sort3(largest_min, _sort3(rows[0][1], rows[1][1], rows[2][1])[1], smallest_max)[1]
+
+
 def cell_noise_levels(square256: np.ndarray, fov256: np.ndarray, grid: int) -> np.ndarray:
     """(grid, grid) noise level per cell: trimmed mean ``|G - median_3x3(G)|`` of the green channel (8-bit) over
     the cell's pixels at least 2 px inside the field of view (its rim against the dark surround is not noise);
     0 for a cell with none."""
     green = square256[:, :, 1].astype(np.float32)
-    residual = np.abs(green - ndi.median_filter(green, 3))
+    residual = np.abs(green - median3x3(green))
     valid = ndi.binary_erosion(fov256, iterations=2)
     residual[~valid] = np.inf  # sorted last, never kept
     cell = green.shape[0] // grid
