@@ -18,10 +18,11 @@ each recorded by every camera-shift profile.  Per camera:
 Writes ``results/fthnet_accuracy.{json,md}`` (``--checkpoint`` evaluates a training run's weights through the
 bundle's config; ``--quick`` is a smoke run on the source camera and three photographs, not written).
 
-A full run takes hours on two cores (the 2400-px camera alone ~40 min), longer than a working session, so
-``--cache DIR`` keeps each finished camera's report under ``DIR/<sha256 of the weights>/`` and a later run with
-the same weights reuses it; two processes can share the cores by splitting ``--cameras`` over one cache, and a
-last run without ``--cameras`` gathers them and writes the results.
+A full run takes hours on two cores (four cameras took 83 min split over two processes), longer than a working
+session, so ``--cache DIR`` keeps each finished camera's report under ``DIR/<sha256 of the weights>/`` and a later
+run with the same weights reuses it; two processes can share the cores by splitting ``--cameras`` over one cache,
+and a last run without ``--cameras`` gathers them and writes the results.  The key is the weights only: empty the
+folder when this protocol changes.
 """
 
 from __future__ import annotations
