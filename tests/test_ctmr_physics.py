@@ -34,6 +34,20 @@ def test_fbp_inverts_projection() -> None:
     assert abs(float(rec[5, 32])) < 0.02
 
 
+def test_kept_sampling_grids_give_the_same_projection_as_fresh_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A projector reuses its grids across slices; the result must not depend on whether they were kept."""
+    x = torch.rand(48, 48)
+    kept = ct.ParallelBeam(48)
+    first = kept.fbp(kept.project(x))
+    assert set(kept._grids) == {"rot", "inv"}
+    again = kept.fbp(kept.project(x))
+    monkeypatch.setattr(ct, "_GRID_CACHE_BYTES", 0)
+    fresh = ct.ParallelBeam(48)
+    unkept = fresh.fbp(fresh.project(x))
+    assert not fresh._grids
+    assert torch.equal(first, again) and torch.equal(first, unkept)
+
+
 def test_low_dose_noise_grows_as_dose_falls(head_ct: np.ndarray) -> None:
     body = (head_ct > -100) & (head_ct < 200)
     stds = [
