@@ -10,7 +10,8 @@ data is: degrade the source at its own resolution, then record clean and degrade
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,21 @@ from monai_fiqa.io.images import read_rgb
 ROOT = Path(__file__).resolve().parents[1]
 DRIVE_TEST = ROOT.parent / "shared" / "data" / "fundus" / "DRIVE" / "test" / "images"
 LABEL_SIDE = 512  # the pseudo-MOS of a rung is computed on recordings resized to this longer side (speed)
+SEVERITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # the rungs of every whole-image ladder
+REGIONAL_KINDS = ("defocus", "motion", "haze", "underexposure", "overexposure", "artefacts", "noise", "jpeg")
 
-__all__ = ["CAMERA_SHIFT_PROFILES", "Rung", "Source", "held_out_sources", "ladder", "regional"]
+__all__ = [
+    "CAMERA_SHIFT_PROFILES",
+    "REGIONAL_KINDS",
+    "SEVERITIES",
+    "Rung",
+    "Source",
+    "cached_camera_report",
+    "held_out_sources",
+    "ladder",
+    "regional",
+    "select_cameras",
+]
 
 
 @dataclass(frozen=True)
@@ -92,3 +106,30 @@ def ladder(
 def regional(source: Source, camera: CameraProfile, kind: str, severity: float, seed: int) -> Rung:
     """One kind inside a random region (15-35 % of the field of view)."""
     return _rung(source, camera, kind, severity, seed, local=True)
+
+
+def select_cameras(names: list[str] | None) -> tuple[CameraProfile, ...]:
+    """The camera-shift profiles named (all of them for ``None``), in the set's order; unknown names stop the run."""
+    if not names:
+        return tuple(CAMERA_SHIFT_PROFILES)
+    unknown = set(names) - {c.name for c in CAMERA_SHIFT_PROFILES}
+    if unknown:
+        raise SystemExit(f"unknown cameras {sorted(unknown)}; known: {[c.name for c in CAMERA_SHIFT_PROFILES]}")
+    return tuple(c for c in CAMERA_SHIFT_PROFILES if c.name in names)
+
+
+def cached_camera_report(cache: Path | None, camera: CameraProfile, compute: Callable[[], dict]) -> dict:
+    """The camera's report from ``cache`` when it was measured there already, else computed and kept there.
+
+    Why: a full run of a fundus benchmark on this set takes longer than a working session on two cores; keeping each
+    finished camera lets a run resume, and lets two processes split the cameras over one folder.  The caller names
+    the folder after what the report depends on (the weights' digest)."""
+    if cache is None:
+        return compute()
+    path = cache / f"{camera.name}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    report = compute()
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report))
+    return report

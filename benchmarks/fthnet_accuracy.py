@@ -28,7 +28,6 @@ folder when this protocol changes.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -37,14 +36,21 @@ import torch
 from scipy import stats
 
 import monai_fiqa
-from benchmarks._camera_shift import CAMERA_SHIFT_PROFILES, held_out_sources, ladder, regional
+from benchmarks._camera_shift import (
+    CAMERA_SHIFT_PROFILES,
+    REGIONAL_KINDS,
+    SEVERITIES,
+    cached_camera_report,
+    held_out_sources,
+    ladder,
+    regional,
+    select_cameras,
+)
 from benchmarks._common import write_results
 from monai_fiqa.api import file_sha256, resolve_bundle
 from monai_fiqa.fundus.physics import DEGRADATIONS
 from monai_fiqa.metrics.functional import pixel_auroc, plcc, srcc
 
-SEVERITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-REGIONAL_KINDS = ("defocus", "motion", "haze", "underexposure", "overexposure", "artefacts", "noise", "jpeg")
 BARS = {"spearman": -0.90, "srcc": 0.90, "plcc": 0.90, "good": 0.90, "auroc": 0.85, "severity_top1": 0.80}
 
 
@@ -103,19 +109,6 @@ def _weights_digest(checkpoint: str | None) -> str:
     return file_sha256(path)[:16]
 
 
-def _cached_camera_report(cache: Path | None, camera, compute) -> dict:
-    """The camera's report from ``cache`` when these weights were measured on it already, else computed (and kept)."""
-    if cache is None:
-        return compute()
-    path = cache / f"{camera.name}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    report = compute()
-    cache.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report))
-    return report
-
-
 def main(
     checkpoint: str | None,
     n_drive: int | None,
@@ -131,19 +124,14 @@ def main(
         "full": monai_fiqa.load("fundus_fthnet", **extra),
     }
     sources = held_out_sources(2 if quick else n_drive)
-    cameras = CAMERA_SHIFT_PROFILES[:1] if quick else CAMERA_SHIFT_PROFILES
-    if camera_names:
-        unknown = set(camera_names) - {c.name for c in CAMERA_SHIFT_PROFILES}
-        if unknown:
-            raise SystemExit(f"unknown cameras {sorted(unknown)}; known: {[c.name for c in CAMERA_SHIFT_PROFILES]}")
-        cameras = tuple(c for c in CAMERA_SHIFT_PROFILES if c.name in camera_names)
+    cameras = CAMERA_SHIFT_PROFILES[:1] if quick else select_cameras(camera_names)
     kinds = ("defocus", "noise", "overexposure") if quick else tuple(DEGRADATIONS)
     payload: dict = {"weights": checkpoint or "bundle fundus_fthnet", "severities": list(SEVERITIES), "bars": BARS}
     if cache and (quick or n_drive):
         raise SystemExit("--cache keeps full-protocol reports only (not with --quick or --n-drive)")
     cache_dir = Path(cache) / _weights_digest(checkpoint) if cache else None
     payload["cameras"] = {
-        c.name: _cached_camera_report(cache_dir, c, lambda c=c: _camera_report(assessors, sources, c, kinds))
+        c.name: cached_camera_report(cache_dir, c, lambda c=c: _camera_report(assessors, sources, c, kinds))
         for c in cameras
     }
     clean = defaultdict(list)
