@@ -16,7 +16,9 @@ Reported per artefact: mean per-source Spearman of score against severity, for M
 same inputs and slices, two classical no-reference baselines (noise: ``-estimate_sigma``; sharpness: mean gradient
 magnitude); SRCC of the estimated physical parameter against the true one (upstream head); salient vs evenly spaced
 slices (Spearman and agreement with the all-slice pseudo-score); the modality predictor on clean sources without a
-prompt.  Writes ``results/mediqa_accuracy.{json,md}``.
+prompt.  Also the MedIQA mean over the sources of at least ``MIN_TRAINED_SIDE`` px only - the population of the
+issue's targets ("pydicom's MR slices at or above 80 px"): pydicom's 64-px ``MR_small`` is flagged out of
+distribution and never graded, but its ladders stay in the main column.  Writes ``results/mediqa_accuracy.{json,md}``.
 
 ``--split val`` runs the same ladders on ``VALIDATION`` sources built from the training data instead (printed, not
 written; MedIQA and the baselines only, ~2 min), for choosing between checkpoints without the held-out ladders.
@@ -26,6 +28,9 @@ Measured on 2026-12-03 it does *not* predict the held-out ranking (bundle docs, 
 a run *leaves out of its training sources* (train with ``--extra-mr`` on a folder without them: ``LOSO_SOURCES``),
 whole and as a small window - unseen acquisitions with their own noise, as the held-out ones are, so that the
 choice of a checkpoint does not reward fitting the training volumes.
+
+``--split matrix`` runs them on ``VALIDATION_MATRIX``: training slices resampled to 256, 512 and 1024 px before the
+artefacts are simulated (issue 25 item 5: large slices must rank as well as 256-px ones).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from monai_fiqa.ctmr.preprocessing import foreground_mask, intensity_scale, prep
 from monai_fiqa.ctmr.synth_set import fidelity_score, phantom_source, pick_slices, random_fov_crop, rescale_matrix
 from monai_fiqa.io.volumes import Volume, read_volume
 from monai_fiqa.mediqa.assessor import MedIQAAssessor
+from monai_fiqa.mediqa.inferer import MIN_TRAINED_SIDE
 
 ROOT = Path(__file__).resolve().parents[1]
 VOLUMES = ROOT.parent / "shared" / "data" / "volumes"
@@ -81,6 +87,14 @@ VALIDATION_LOSO = (
     ("slice:public/nibabel_example4d_epi.nii.gz", "MR", "head"),
     ("window64:public/nibabel_example4d_epi.nii.gz", "MR", "unknown"),
 )
+# Large-matrix validation (issue 25 item 5): one middle slice of each training MR volume resampled in-plane to 256,
+# 512 and 1024 px before the artefact is simulated - the held-out MR slices are 384 and 484 px, larger than any
+# training image - and an unseen CT phantom at 512 px (most clinical CT).  ``sliceN:source``: the middle slice at N px.
+VALIDATION_MATRIX = tuple(
+    (f"slice{n}:{name}", "MR", anatomy)
+    for name, anatomy in (("MR_Gd.nii.gz", "head"), ("prostate_dwi.nii.gz", "pelvis"))
+    for n in (256, 512, 1024)
+) + (("slice512:phantom-CT", "CT", "unknown"),)
 PUBLIC_MR_DIR: list[Path] = []  # set by --public-mr
 VALIDATION_PHANTOM_SEED = 9000  # training phantoms use seeds 1000-1047
 PARAM_ARTEFACTS = ("ct_dose", "mr_noise")  # the upstream head's headline parameters
@@ -112,6 +126,8 @@ def _validation_source(spec: str) -> Volume:
         return Volume(arr, spacing, {}, "array")
     z = int(np.median(pick_slices(arr, modality)))
     one = arr[:, :, z : z + 1]
+    if view.startswith("slice") and view != "slice":
+        one, spacing = rescale_matrix(one, spacing, float(view.removeprefix("slice")))
     if view.startswith("window"):
         scale = None if modality == "CT" else intensity_scale(arr)
         one = random_fov_crop(one, np.random.default_rng(0), foreground_mask(one[:, :, 0], modality, scale))
@@ -181,6 +197,13 @@ def _rho(scores: list[float]) -> float:
     return float(r) if np.isfinite(r) else 0.0
 
 
+def _mean_where(values: list[float], keep: list[bool]) -> float | None:
+    """Mean of the values whose flag is set (None if none is): the issue's targets count only sources at or above
+    ``MIN_TRAINED_SIDE`` px (a smaller slice is flagged out of distribution, not graded)."""
+    kept = [v for v, k in zip(values, keep, strict=True) if k]
+    return float(np.mean(kept)) if kept else None
+
+
 def _columns(even: MedIQAAssessor | None) -> tuple[str, ...]:
     return ("mediqa", "noise_baseline", "sharpness_baseline", *(("even_slices",) if even is not None else ()))
 
@@ -239,7 +262,8 @@ def run(assessor: MedIQAAssessor, even: MedIQAAssessor | None, sources: tuple = 
     agree: dict[str, tuple[list[float], list[float], list[float]]] = {"salient": [], "even": [], "truth": []}  # type: ignore[dict-item]
     predictor: list[dict] = []
     upstream_within: dict[str, list[float]] = {a: [] for a in LADDER_KINDS}
-    names = [h[0] for h in HELD_OUT + VALIDATION + VALIDATION_LOSO]
+    graded: dict[str, list[bool]] = {a: [] for a in LADDER_KINDS}  # source at or above the assessed matrix
+    names = [h[0] for h in HELD_OUT + VALIDATION + VALIDATION_LOSO + VALIDATION_MATRIX]
     for name, modality, anatomy in sources:
         seed = names.index(name) if name in names else len(names)  # a source's draws do not depend on the others
         vol = _read(name)
@@ -257,9 +281,11 @@ def run(assessor: MedIQAAssessor, even: MedIQAAssessor | None, sources: tuple = 
             for k in per[kind]:
                 per[kind][k].append(float(np.mean([lad[k] for lad in ladders])))
             upstream_within[kind].append(float(np.mean(within)))
+            graded[kind].append(min(vol.array.shape[:2]) >= MIN_TRAINED_SIDE)
             print(f"{name} {kind}: " + ", ".join(f"{k} {v[-1]:+.2f}" for k, v in per[kind].items()), flush=True)
     summary = {
-        a: {k: (float(np.mean(v)) if v else None) for k, v in d.items()} | {"n_sources": len(d["mediqa"])}
+        a: {k: (float(np.mean(v)) if v else None) for k, v in d.items()}
+        | {"n_sources": len(d["mediqa"]), "mediqa_graded_sources": _mean_where(d["mediqa"], graded[a])}
         for a, d in per.items()
         if d["mediqa"]
     }
@@ -279,9 +305,10 @@ def main() -> None:
     ap.add_argument("--modality", choices=("CT", "MR"), help="only this modality's sources (printed, not written)")
     ap.add_argument(
         "--split",
-        choices=("test", "val", "loso"),
+        choices=("test", "val", "loso", "matrix"),
         default="test",
-        help="val / loso: validation ladders on training / left-out sources, for choosing a checkpoint (printed)",
+        help="val / loso / matrix: validation ladders on training / left-out / large-matrix training sources, for "
+        "choosing a checkpoint or an inference setting (printed)",
     )
     ap.add_argument("--public-mr", type=Path, help="the fetch-public-mr folder (for --split loso)")
     ap.add_argument("--seeds", type=int, default=3, help="nuisance draws per source and artefact (Spearman averaged)")
@@ -292,7 +319,7 @@ def main() -> None:
     else:
         assessor = monai_fiqa.load("ctmr_mediqa")  # type: ignore[assignment]
         label = "bundle ctmr_mediqa"
-    sources = {"test": HELD_OUT, "val": VALIDATION, "loso": VALIDATION_LOSO}[args.split]
+    sources = {"test": HELD_OUT, "val": VALIDATION, "loso": VALIDATION_LOSO, "matrix": VALIDATION_MATRIX}[args.split]
     if args.public_mr:
         PUBLIC_MR_DIR.append(args.public_mr)
     even = MedIQAAssessor(assessor.net, thresholds=assessor.thresholds, slice_selection="even")
@@ -315,7 +342,11 @@ def main() -> None:
         cells = [d["mediqa"], d["even_slices"], d["noise_baseline"], d["sharpness_baseline"]]
         param = res["upstream_srcc"].get(a, float("nan"))
         within = res["upstream_srcc_within_source"].get(a, float("nan"))
-        rows.append([a, d["n_sources"], *(f"{c:+.3f}" for c in cells), versus, f"{param:.3f}", f"{within:.3f}"])
+        graded_mean = d["mediqa_graded_sources"]
+        graded_cell = "n/a" if graded_mean is None else f"{graded_mean:+.3f}"
+        rows.append(
+            [a, d["n_sources"], *(f"{c:+.3f}" for c in cells), graded_cell, versus, f"{param:.3f}", f"{within:.3f}"]
+        )
     write_results(
         "mediqa_accuracy",
         {"model": label, "severities": SEVERITIES, **res},
@@ -326,6 +357,7 @@ def main() -> None:
             "even slices",
             "noise baseline",
             "sharpness baseline",
+            f"MedIQA, sources >= {MIN_TRAINED_SIDE} px",
             "vs the better baseline",
             "param SRCC (pooled)",
             "param SRCC (within source)",
