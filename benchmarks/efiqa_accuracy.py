@@ -13,6 +13,11 @@ Run: ``.venv/bin/python -m benchmarks.efiqa_accuracy [--bundle bundles/fundus_ef
 * **Speed** - ``assess`` wall time per photograph for each stage, measured in the same run (ratio).
 
 Writes ``results/efiqa_accuracy.{json,md}`` and, with ``--figure``, ``docs/images/efiqa_overlays.png``.
+
+``--split training`` runs the same protocol on DRIVE *training* photographs (printed, not written): the DRIVE check
+for choosing a change to the maps or the score without the test photographs.  The camera-shift choice set's
+source-camera recordings did not show a loss on the test's own illumination ladders that this protocol on training
+photographs does (trial log, 2026-12-07).
 """
 
 from __future__ import annotations
@@ -75,10 +80,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--bundle", default=str(ROOT / "bundles" / "fundus_efiqa"))
     ap.add_argument("--n-images", type=int, default=20)
     ap.add_argument("--figure", action="store_true", help="write docs/images/efiqa_overlays.png")
+    ap.add_argument(
+        "--split",
+        choices=("test", "training"),
+        default="test",
+        help="training: the same protocol on DRIVE training photographs, for choosing a change (printed only)",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     models = {m: monai_fiqa.load(args.bundle, mode=m) for m in ("stage2", "stage1")}
-    pairs = load_drive(DRIVE, "test")[: args.n_images]
+    pairs = load_drive(DRIVE, args.split)[: args.n_images]
     auroc = {m: {k: [] for k in LOCAL_KINDS} for m in models}
     spearman: dict[str, dict[str, list[float]]] = {m: {} for m in models}
     seconds = {m: [] for m in models}
@@ -142,6 +153,9 @@ def main(argv: list[str] | None = None) -> None:
     rows = [[f"localisation AUROC: {k}", *(f"{loc[m][k]:.3f}" for m in models)] for k in LOCAL_KINDS]
     rows += [[f"severity Spearman: {k}", *(f"{sev[m][k]:+.2f}" for m in models)] for k in spearman["stage2"]]
     rows += [["s / photograph (assess)", *(f"{payload['seconds_per_image'][m]:.3f}" for m in models)]]
+    if args.split != "test":
+        print("\n".join(" | ".join(r) for r in rows))
+        return
     write_results("efiqa_accuracy", payload, ["measure (DRIVE test)", "stage 2 (shipped)", "stage 1"], rows)
     print(f"stage agreement {payload['stage_agreement']}; speed-up {payload['speedup_stage2_vs_stage1']:.1f}x")
     if args.figure and tiles:
