@@ -59,16 +59,14 @@ class EFIQAInferer(QualityInferer):
 
     @torch.no_grad()
     def cell_map(
-        self, square512: np.ndarray, fov512: np.ndarray, network: torch.nn.Module
+        self, square512: np.ndarray, square256: np.ndarray, fov512: np.ndarray, network: torch.nn.Module
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(GRID, GRID) quality and FOV weight of one 512-px FOV square."""
+        """(GRID, GRID) quality and FOV weight of one 512-px FOV square (``square256``: it on the map grid)."""
         if isinstance(network, Stage1Networks):
             (res,) = stage1_map(network, [square512], [fov512], self.tau)
             return res.quality, res.weight
         side = network.encoder.input_size
-        small = (
-            to_map_grid(square512) if side == MAP_SIZE else np.asarray(Image.fromarray(square512).resize((side, side)))
-        )
+        small = square256 if side == MAP_SIZE else np.asarray(Image.fromarray(square512).resize((side, side)))
         x = to_input(small)[None].to(network_device(network))
         quality = network(x)[0, 0].cpu().numpy().astype(np.float32)
         weight = cell_weights(fov512)
@@ -80,8 +78,9 @@ class EFIQAInferer(QualityInferer):
         box = fov_square_box(image, fov=fov)
         square = fundus_to_square(image, SEG_SIZE, box)
         fov512 = square_mask(fov, box, SEG_SIZE) > 0.5
-        quality, weight = self.cell_map(square, fov512, network)
-        evidence = pixel_evidence(to_map_grid(square), to_map_fov(fov512))
+        square256 = to_map_grid(square)  # once: stage 2's input and the pixel evidence's grid
+        quality, weight = self.cell_map(square, square256, fov512, network)
+        evidence = pixel_evidence(square256, to_map_fov(fov512))
         quality = quality * evidence.quality
         inside = weight >= 0.5
         params = {

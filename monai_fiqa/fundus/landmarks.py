@@ -60,8 +60,8 @@ def fov_mask(image: np.ndarray, threshold: float | None = None) -> np.ndarray:
     Returns:
         (H, W) bool mask.
     """
-    img = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
-    red = ndi.uniform_filter(img[..., 0], 3)
+    red = image[..., 0].astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)  # only red is read
+    red = ndi.uniform_filter(red, 3)
     if threshold is None:
         threshold = max(0.08, min(0.2, float(np.percentile(red[::4, ::4], 5)) + 0.05))
     mask = red > threshold
