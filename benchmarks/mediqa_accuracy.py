@@ -16,9 +16,10 @@ Reported per artefact: mean per-source Spearman of score against severity, for M
 same inputs and slices, two classical no-reference baselines (noise: ``-estimate_sigma``; sharpness: mean gradient
 magnitude); SRCC of the estimated physical parameter against the true one (upstream head); salient vs evenly spaced
 slices (Spearman and agreement with the all-slice pseudo-score); the modality predictor on clean sources without a
-prompt.  Also the MedIQA mean over the sources of at least ``MIN_TRAINED_SIDE`` px only - the population of the
-issue's targets ("pydicom's MR slices at or above 80 px"): pydicom's 64-px ``MR_small`` is flagged out of
-distribution and never graded, but its ladders stay in the main column.  Writes ``results/mediqa_accuracy.{json,md}``.
+prompt.  Also MedIQA's and the better baseline's means over the sources of at least ``MIN_TRAINED_SIDE`` px only -
+the population of the issue's targets ("pydicom's MR slices at or above 80 px"): pydicom's 64-px ``MR_small`` is
+flagged out of distribution and never graded, but its ladders stay in the main columns.  Writes
+``results/mediqa_accuracy.{json,md}``.
 
 ``--split val`` runs the same ladders on ``VALIDATION`` sources built from the training data instead (printed, not
 written; MedIQA and the baselines only, ~2 min), for choosing between checkpoints without the held-out ladders.
@@ -285,7 +286,7 @@ def run(assessor: MedIQAAssessor, even: MedIQAAssessor | None, sources: tuple = 
             print(f"{name} {kind}: " + ", ".join(f"{k} {v[-1]:+.2f}" for k, v in per[kind].items()), flush=True)
     summary = {
         a: {k: (float(np.mean(v)) if v else None) for k, v in d.items()}
-        | {"n_sources": len(d["mediqa"]), "mediqa_graded_sources": _mean_where(d["mediqa"], graded[a])}
+        | {"n_sources": len(d["mediqa"]), "graded_sources": {k: _mean_where(v, graded[a]) for k, v in d.items()}}
         for a, d in per.items()
         if d["mediqa"]
     }
@@ -342,8 +343,12 @@ def main() -> None:
         cells = [d["mediqa"], d["even_slices"], d["noise_baseline"], d["sharpness_baseline"]]
         param = res["upstream_srcc"].get(a, float("nan"))
         within = res["upstream_srcc_within_source"].get(a, float("nan"))
-        graded_mean = d["mediqa_graded_sources"]
-        graded_cell = "n/a" if graded_mean is None else f"{graded_mean:+.3f}"
+        g = d["graded_sources"]
+        graded_cell = (
+            "n/a"
+            if g["mediqa"] is None
+            else f"{g['mediqa']:+.3f} ({min(g['noise_baseline'], g['sharpness_baseline']):+.3f})"
+        )
         rows.append(
             [a, d["n_sources"], *(f"{c:+.3f}" for c in cells), graded_cell, versus, f"{param:.3f}", f"{within:.3f}"]
         )
@@ -357,7 +362,7 @@ def main() -> None:
             "even slices",
             "noise baseline",
             "sharpness baseline",
-            f"MedIQA, sources >= {MIN_TRAINED_SIDE} px",
+            f"MedIQA (better baseline), sources >= {MIN_TRAINED_SIDE} px",
             "vs the better baseline",
             "param SRCC (pooled)",
             "param SRCC (within source)",
