@@ -272,6 +272,7 @@ def run(assessor: MedIQAAssessor, even: MedIQAAssessor | None, sources: tuple = 
         predictor.append({"source": name, "true": modality, "predicted": clean.params["prompt"]["modality"],
                           "how": clean.params["prompt_source"].get("modality", "header")})  # fmt: skip
         prompt = {"modality": modality, **({"anatomy": anatomy} if anatomy != "unknown" else {})}
+        is_graded = min(vol.array.shape[:2]) >= MIN_TRAINED_SIDE  # smaller: flagged out of distribution
         for kind in _ladder_kinds(modality, vol.is_3d):
             ladders, within = [], []
             for rep in range(n_seeds):
@@ -282,7 +283,7 @@ def run(assessor: MedIQAAssessor, even: MedIQAAssessor | None, sources: tuple = 
             for k in per[kind]:
                 per[kind][k].append(float(np.mean([lad[k] for lad in ladders])))
             upstream_within[kind].append(float(np.mean(within)))
-            graded[kind].append(min(vol.array.shape[:2]) >= MIN_TRAINED_SIDE)
+            graded[kind].append(is_graded)
             print(f"{name} {kind}: " + ", ".join(f"{k} {v[-1]:+.2f}" for k, v in per[kind].items()), flush=True)
     summary = {
         a: {k: (float(np.mean(v)) if v else None) for k, v in d.items()}
@@ -363,7 +364,7 @@ def main() -> None:
             "noise baseline",
             "sharpness baseline",
             f"MedIQA (better baseline), sources >= {MIN_TRAINED_SIDE} px",
-            "vs the better baseline",
+            "vs the better baseline (all sources)",
             "param SRCC (pooled)",
             "param SRCC (within source)",
         ],  # fmt: skip
