@@ -143,9 +143,12 @@ def read_rgb(path: str | Path) -> tuple[np.ndarray, dict]:
                 im.load()
                 mode = im.mode
                 arr = _flatten_modes(im, p.name, conversions)
+        except ImageReadError:
+            raise  # ours, already worded (it is a ValueError: must not be caught as Pillow's below)
         except Image.DecompressionBombError as exc:
             raise ImageReadError(f"{p.name}: {exc}") from exc
-        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            # Pillow raises ValueError for some damaged headers (a PNG IHDR chunk shorter than 13 bytes)
             raise ImageReadError(f"{p.name}: not a readable image ({exc})") from exc
         meta = {"format": p.suffix.lower().lstrip("."), "source_mode": mode}
     try:

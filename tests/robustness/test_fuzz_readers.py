@@ -64,6 +64,17 @@ def test_every_mutation_changes_the_bytes(kind):
     assert mutate(data, kind, np.random.default_rng(3)) != data
 
 
+def test_a_truncated_png_header_chunk_is_the_readers_error(tmp_path):
+    """Found by the fuzzer: Pillow raises ValueError ("Truncated IHDR chunk") when the IHDR length is under 13."""
+    data = bytearray(SEEDS["png"])
+    assert data[12:16] == b"IHDR"
+    data[8:12] = (7).to_bytes(4, "big")  # the chunk's length field
+    path = tmp_path / "short_ihdr.png"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="not a readable image"):
+        read_rgb(path)
+
+
 def test_a_header_number_that_is_a_list_is_the_readers_error(tmp_path):
     """Found by the fuzzer: a flipped byte turned Columns into a long list; ``int()`` on it raised TypeError."""
     import pydicom
