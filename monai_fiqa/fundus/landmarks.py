@@ -68,7 +68,7 @@ def fov_mask(image: np.ndarray, threshold: float | None = None) -> np.ndarray:
     labels, n = ndi.label(mask)
     if n == 0:
         return mask
-    sizes = ndi.sum_labels(mask, labels, index=np.arange(1, n + 1))
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]  # component sizes (label 0 is the surround)
     mask = labels == (1 + int(np.argmax(sizes)))
     mask = ndi.binary_fill_holes(mask)
     return ndi.binary_opening(mask, iterations=2)
