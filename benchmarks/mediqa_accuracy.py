@@ -32,6 +32,10 @@ choice of a checkpoint does not reward fitting the training volumes.
 
 ``--split matrix`` runs them on ``VALIDATION_MATRIX``: training slices resampled to 256, 512 and 1024 px before the
 artefacts are simulated (issue 25 item 5: large slices must rank as well as 256-px ones).
+
+``--split unseen`` runs them on ``VALIDATION_UNSEEN``: clinical slices from the ``pydicom-data`` wheel that no training
+run uses and that are not held out - the only unseen non-brain MR the project has outside the held-out set (a
+surface-coil shoulder, as the held-out prostate T2 is a surface-coil pelvis), and two CT slices as the CT guard.
 """
 
 from __future__ import annotations
@@ -96,6 +100,15 @@ VALIDATION_MATRIX = tuple(
     for name, anatomy in (("MR_Gd.nii.gz", "head"), ("prostate_dwi.nii.gz", "pelvis"))
     for n in (256, 512, 1024)
 ) + (("slice512:phantom-CT", "CT", "unknown"),)
+# Unseen-acquisition validation: clinical slices shipped by the pydicom-data wheel (MIT licence; not pydicom's own
+# test files, among which the held-out ones are), never trained on: a 1.5 T shoulder T1 spin echo with a surface coil
+# (1024 px, and resampled to 384 px, the held-out prostate T2's matrix), a prone abdominal CT and a zoomed spine CT.
+VALIDATION_UNSEEN = (
+    ("unseen/MR2_UNCR.dcm", "MR", "unknown"),
+    ("slice384:unseen/MR2_UNCR.dcm", "MR", "unknown"),
+    ("unseen/explicit_VR-UN.dcm", "CT", "abdomen"),
+    ("unseen/bad_sequence.dcm", "CT", "unknown"),
+)
 PUBLIC_MR_DIR: list[Path] = []  # set by --public-mr
 VALIDATION_PHANTOM_SEED = 9000  # training phantoms use seeds 1000-1047
 PARAM_ARTEFACTS = ("ct_dose", "mr_noise")  # the upstream head's headline parameters
@@ -104,7 +117,7 @@ PARAM_ARTEFACTS = ("ct_dose", "mr_noise")  # the upstream head's headline parame
 def _read(name: str) -> Volume:
     if name.startswith("pydicom:"):
         return read_volume(pdd.get_testdata_file(name.split(":", 1)[1]))
-    if ":" in name or name.startswith(("phantom-", "public/")):
+    if ":" in name or name.startswith(("phantom-", "public/", "unseen/")):
         return _validation_source(name)
     return read_volume(VOLUMES / name)
 
@@ -115,6 +128,12 @@ def _validation_source(spec: str) -> Volume:
     if source.startswith("phantom-"):
         src = phantom_source(VALIDATION_PHANTOM_SEED, source.split("-", 1)[1])
         arr, spacing, modality = src.volume, src.spacing, src.prompt.modality
+    elif source.startswith("unseen/"):
+        path = pdd.get_testdata_file(source.removeprefix("unseen/"))
+        if path is None:
+            raise SystemExit("--split unseen needs the pydicom-data package (installed by `make setup`)")
+        arr, spacing = (vol := read_volume(path)).array, vol.spacing
+        modality = next(m for name, m, _ in VALIDATION_UNSEEN if name.endswith(source))
     elif source.startswith("public/"):
         if not PUBLIC_MR_DIR:
             raise SystemExit("--split loso needs --public-mr DIR (a fetch-public-mr folder)")
@@ -264,7 +283,7 @@ def run(assessor: MedIQAAssessor, even: MedIQAAssessor | None, sources: tuple = 
     predictor: list[dict] = []
     upstream_within: dict[str, list[float]] = {a: [] for a in LADDER_KINDS}
     graded: dict[str, list[bool]] = {a: [] for a in LADDER_KINDS}  # source at or above the assessed matrix
-    names = [h[0] for h in HELD_OUT + VALIDATION + VALIDATION_LOSO + VALIDATION_MATRIX]
+    names = [h[0] for h in HELD_OUT + VALIDATION + VALIDATION_LOSO + VALIDATION_MATRIX + VALIDATION_UNSEEN]
     for name, modality, anatomy in sources:
         seed = names.index(name) if name in names else len(names)  # a source's draws do not depend on the others
         vol = _read(name)
@@ -307,10 +326,10 @@ def main() -> None:
     ap.add_argument("--modality", choices=("CT", "MR"), help="only this modality's sources (printed, not written)")
     ap.add_argument(
         "--split",
-        choices=("test", "val", "loso", "matrix"),
+        choices=("test", "val", "loso", "matrix", "unseen"),
         default="test",
-        help="val / loso / matrix: validation ladders on training / left-out / large-matrix training sources, for "
-        "choosing a checkpoint or an inference setting (printed)",
+        help="val / loso / matrix / unseen: validation ladders on training / left-out / large-matrix training / "
+        "never-trained pydicom-data sources, for choosing a checkpoint or an inference setting (printed)",
     )
     ap.add_argument("--public-mr", type=Path, help="the fetch-public-mr folder (for --split loso)")
     ap.add_argument("--seeds", type=int, default=3, help="nuisance draws per source and artefact (Spearman averaged)")
@@ -321,7 +340,13 @@ def main() -> None:
     else:
         assessor = monai_fiqa.load("ctmr_mediqa")  # type: ignore[assignment]
         label = "bundle ctmr_mediqa"
-    sources = {"test": HELD_OUT, "val": VALIDATION, "loso": VALIDATION_LOSO, "matrix": VALIDATION_MATRIX}[args.split]
+    sources = {
+        "test": HELD_OUT,
+        "val": VALIDATION,
+        "loso": VALIDATION_LOSO,
+        "matrix": VALIDATION_MATRIX,
+        "unseen": VALIDATION_UNSEEN,
+    }[args.split]
     if args.public_mr:
         PUBLIC_MR_DIR.append(args.public_mr)
     even = MedIQAAssessor(assessor.net, thresholds=assessor.thresholds, slice_selection="even")

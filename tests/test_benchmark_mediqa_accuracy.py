@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.mediqa_accuracy import HELD_OUT, VALIDATION_MATRIX, _mean_where, _validation_source
+from benchmarks.mediqa_accuracy import HELD_OUT, VALIDATION_MATRIX, VALIDATION_UNSEEN, _mean_where, _validation_source
+from monai_fiqa.ctmr.build import TRAIN_VOLUMES
 
 
 @pytest.mark.parametrize("side", [256, 512, 1024])
@@ -22,3 +23,11 @@ def test_large_matrix_validation_uses_no_held_out_source() -> None:
 def test_the_target_population_leaves_out_flagged_small_sources() -> None:
     assert _mean_where([-1.0, 0.2, -0.8], [True, False, True]) == pytest.approx(-0.9)
     assert _mean_where([0.2], [False]) is None
+
+
+def test_unseen_validation_is_neither_trained_on_nor_held_out() -> None:
+    files = {spec.rpartition("/")[2] for spec, *_ in VALIDATION_UNSEEN}
+    assert not files & {name.removeprefix("pydicom:") for name, *_ in HELD_OUT}
+    assert not files & set(TRAIN_VOLUMES)
+    vol = _validation_source("slice384:unseen/MR2_UNCR.dcm")  # the 1024-px shoulder at the prostate T2's matrix
+    assert max(vol.array.shape[:2]) == 384 and vol.array.shape[2] == 1

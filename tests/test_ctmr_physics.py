@@ -303,3 +303,29 @@ def test_variant_draws_apply_only_when_asked() -> None:
         for seed in range(4)
     ]
     assert all(s < 99.0 for s in drawn)
+
+
+def test_native_shading_is_part_of_the_clean_mr_acquisition() -> None:
+    """A receive-coil shading is clean (score 100) and visible (the slice's intensity spread grows), a bias rung on
+    top of it still costs, and CT sources and ``shading_prob=0`` are untouched."""
+    real = file_source(DATA / "volumes" / "MR_Gd.nii.gz", "MR", "head", "mr_t1")
+    z = int(real.slices[len(real.slices) // 2])
+
+    def sample(severities: dict, prob: float, source=real, seed: int = 5) -> dict:  # noqa: ANN001
+        return make_sample(source, np.random.default_rng(seed), severities, z=z, size=96, shading_prob=prob)
+
+    plain, shaded = sample({}, 0.0), sample({}, 1.0)
+    assert shaded["score"] == pytest.approx(100.0, abs=0.5)
+    assert not np.array_equal(plain["image"], shaded["image"])
+    assert sample({"mr_bias": 0.8}, 1.0)["score"] < 97.0
+    ct_src = phantom_source(31, "CT")
+    z = int(ct_src.slices[len(ct_src.slices) // 2])
+    np.testing.assert_array_equal(sample({}, 1.0, ct_src)["image"], sample({}, 0.0, ct_src)["image"])
+
+
+def test_receive_gain_is_the_bias_fields_gain() -> None:
+    """The bias artefact and the native shading share one field generator (same draws, same strength)."""
+    img = np.random.default_rng(0).uniform(1.0, 2.0, (64, 64)).astype(np.float32)
+    for shape in mr.BIAS_SHAPES:
+        gain = mr.receive_gain(img.shape, 0.7, np.random.default_rng(4), shape)
+        np.testing.assert_allclose(mr.mr_bias_field(img, 0.7, np.random.default_rng(4), shape), img * gain, rtol=1e-6)

@@ -44,6 +44,7 @@ def _synth_ctmr(args: argparse.Namespace) -> int:
         ladder_rungs=args.ladder_rungs,
         orientations=args.orientations,
         variant_prob=args.variant_prob,
+        shading_prob=args.shading_prob,
     )
     print(f"wrote {args.n} CT/MR samples to {out}")
     return 0
@@ -149,6 +150,12 @@ def _add_synth_ctmr(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         help="share whose noise / bias field use another physical model (noise models, field shapes)",
+    )
+    c.add_argument(
+        "--shading-prob",
+        type=float,
+        default=0.0,
+        help="share of MR samples whose clean acquisition carries a receive-coil shading (surface coils)",
     )
     c.set_defaults(func=_synth_ctmr)
 

@@ -79,10 +79,10 @@ def _real(volumes_dir: str, extra_dir: str, orientations: bool) -> tuple[tuple[C
     return tuple(out), tuple(p_out)
 
 
-def _one(args: tuple[int, int, str, str, bool, int, float, float, float, float, int]) -> list[dict]:
+def _one(args: tuple[int, int, str, str, bool, int, float, float, float, float, float, int]) -> list[dict]:
     """Job ``i``: one sample, or one ladder of ``rungs`` samples (one slice, one varied artefact)."""
     seed, i, volumes_dir, extra_dir, orientations, size, *probabilities, rungs = args
-    rescale_prob, crop_prob, noise_floor_prob, variant_prob = probabilities
+    rescale_prob, crop_prob, noise_floor_prob, variant_prob, shading_prob = probabilities
     rng = np.random.default_rng([seed, i])
     mix = _MIX_EXTRA if extra_dir else _MIX
     kind = rng.choice([k for k, _ in mix], p=[p for _, p in mix])
@@ -99,6 +99,7 @@ def _one(args: tuple[int, int, str, str, bool, int, float, float, float, float, 
         "crop_prob": crop_prob,
         "noise_floor_prob": noise_floor_prob,
         "variant_prob": variant_prob,
+        "shading_prob": shading_prob,
     }
     if rungs > 1:
         return [{**sample, "group": i} for sample in make_ladder(src, rng, rungs, **options)]  # type: ignore[arg-type]
@@ -119,6 +120,7 @@ def build_ctmr_set(
     ladder_rungs: int = 0,
     orientations: bool = False,
     variant_prob: float = 0.0,
+    shading_prob: float = 0.0,
 ) -> Path:
     """Write ``n`` samples to ``out`` (see the module docstring) and return the folder.
 
@@ -129,7 +131,9 @@ def build_ctmr_set(
     ``ladder_rungs`` (> 1): the ``n`` samples are ``n // ladder_rungs`` ladders (``synth_set.make_ladder``) for the
     ranking loss, instead of independent samples; ``orientations``: real volumes also sliced coronally, sagittally
     and obliquely (``synth_set.reoriented_sources``); ``variant_prob``: share of samples (ladders) whose noise and
-    bias field come from a physical model drawn from ``artefacts.ArtefactSpec.variants``; ``volumes_dir`` None
+    bias field come from a physical model drawn from ``artefacts.ArtefactSpec.variants``; ``shading_prob``: share of
+    MR samples (ladders) whose clean acquisition carries a receive-coil shading (``synth_set.make_sample``);
+    ``volumes_dir`` None
     (and no ``extra_dir``): phantoms only (a tiny set for a bundle's smoke run, or a site without volumes).
     """
     out = Path(out)
@@ -137,7 +141,7 @@ def build_ctmr_set(
     extra = str(extra_dir) if extra_dir else ""
     per_job = ladder_rungs if ladder_rungs > 1 else 1
     n = n // per_job * per_job
-    options = (size, rescale_prob, crop_prob, noise_floor_prob, variant_prob, ladder_rungs)
+    options = (size, rescale_prob, crop_prob, noise_floor_prob, variant_prob, shading_prob, ladder_rungs)
     jobs = [(seed, i, str(volumes_dir or ""), extra, orientations, *options) for i in range(n // per_job)]
     images = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.float16, shape=(n, 2, size, size))
     keys = ("score", "severity", "severity_mask", "prompt", "matrix", "group", "ladder_artefact")
@@ -160,6 +164,7 @@ def build_ctmr_set(
         "crop_prob": crop_prob,
         "noise_floor_prob": noise_floor_prob,
         "variant_prob": variant_prob,
+        "shading_prob": shading_prob,
         "ladder_rungs": ladder_rungs,
         "orientations": orientations,
         "mix": dict(_MIX_EXTRA if extra else _MIX),

@@ -39,6 +39,7 @@ __all__ = [
     "mr_noise",
     "mr_rician_noise",
     "mr_undersample",
+    "receive_gain",
 ]
 
 # Why several: a model that learned one simulator's noise or one field generator ranks that simulator, not the
@@ -227,11 +228,18 @@ def mr_bias_field(img: np.ndarray, magnitude: float, rng: np.random.Generator, s
 
         field = tio.transforms.BiasField(coefficients=list(magnitude * pattern), order=3)
         return _from_tio(field(_as_tio(img)))
-    log_field = _log_bias_pattern(img.shape[:2], shape, rng)
+    gain = receive_gain(img.shape[:2], magnitude, rng, shape)  # drawn at every magnitude: rungs draw alike
     if magnitude <= 0:
         return img.astype(np.float32)
+    return (img * gain).astype(np.float32)
+
+
+def receive_gain(shape: tuple[int, int], magnitude: float, rng: np.random.Generator, kind: str) -> np.ndarray:
+    """(H, W) multiplicative gain of one of :data:`BIAS_SHAPES`: its log is the shape's pattern, centred and scaled
+    to the standard deviation TorchIO's cubic field has at ``magnitude`` (the unit of :func:`mr_bias_field`)."""
+    log_field = _log_bias_pattern(shape, kind, rng)
     log_field = (log_field - log_field.mean()) / max(float(log_field.std()), 1e-12)
-    return (img * np.exp(magnitude * _POLYNOMIAL3_LOG_STD * log_field)).astype(np.float32)
+    return np.exp(magnitude * _POLYNOMIAL3_LOG_STD * log_field)
 
 
 def _log_bias_pattern(shape: tuple[int, int], kind: str, rng: np.random.Generator) -> np.ndarray:

@@ -22,13 +22,14 @@ from skimage.metrics import structural_similarity
 from skimage.transform import resize
 
 from monai_fiqa.ctmr.artefacts import ARTEFACT_NAMES, artefacts_for, degrade_slab, draw_variants
-from monai_fiqa.ctmr.mr_physics import mr_noise
+from monai_fiqa.ctmr.mr_physics import BIAS_SHAPES, mr_noise, receive_gain
 from monai_fiqa.ctmr.phantoms import phantom_ct, phantom_mr, render_phantom
 from monai_fiqa.ctmr.preprocessing import INPUT_SIZE, foreground_mask, intensity_scale, prepare_slice, to_square
 from monai_fiqa.ctmr.prompts import Prompt
 from monai_fiqa.io.volumes import read_volume
 
 __all__ = [
+    "NATIVE_SHADING",
     "CTMRSource",
     "fidelity_score",
     "file_source",
@@ -41,8 +42,12 @@ __all__ = [
     "rescale_matrix",
 ]
 
-_N_ARTEFACTS_P = (0.12, 0.6, 0.28)
-_CLEAN_RUNG = 1e-3  # probability of 0, 1, 2 artefacts in a training sample
+_N_ARTEFACTS_P = (0.12, 0.6, 0.28)  # probability of 0, 1, 2 artefacts in a training sample
+_CLEAN_RUNG = 1e-3
+# Log-gain range of a clean acquisition's receive-coil shading (``shading_prob``), in the unit of the bias artefact's
+# physical parameter (severity 1 = 0.8): up to twice the strongest bias rung, as surface coils shade (the unseen
+# shoulder's far side is several times darker than its near side).
+NATIVE_SHADING = (0.2, 1.6)
 
 
 @dataclass
@@ -180,6 +185,7 @@ def make_sample(
     crop_prob: float = 0.0,
     noise_floor_prob: float = 0.0,
     variant_prob: float = 0.0,
+    shading_prob: float = 0.0,
 ) -> dict[str, np.ndarray | float]:
     """One simulated acquisition of one slice.
 
@@ -203,6 +209,13 @@ def make_sample(
         variant_prob: probability that the artefacts (and the noise floor) use a physical model drawn from each
             artefact's ``variants`` (noise models, bias-field shapes; :func:`~monai_fiqa.ctmr.artefacts.draw_variants`)
             instead of the original one, so that a ranking does not depend on one simulator.
+        shading_prob: probability that an MR acquisition's *clean* slab carries a receive-coil intensity profile
+            (:data:`NATIVE_SHADING`), so the pseudo-score's reference is shaded as a surface-coil acquisition is.
+            Every non-brain MR the project has (held-out prostate T2 and abdomen, the unseen shoulder) is shaded
+            by its coil; the training sources are head-coil brains and one pelvic DWI, nearly uniform.  A network
+            that only saw uniform clean MR reads native shading as a bias-field degradation: a coil profile put on
+            a clean training slice dropped 0.3.0's score from 97.7 to 58.0, and its noise ladder then *rose* (the
+            noise floor evens the shading out) - the unseen shoulder's failure, reproduced on a training source.
 
     Returns:
         dict with ``image`` (2, size, size) float32, ``score``, ``severity``, ``severity_mask``, ``prompt`` ids and
@@ -210,7 +223,7 @@ def make_sample(
         takes as a condition - a clean 64-px slice upsampled to the grid looks like a Gibbs-ringed 256-px one.
     """
     variants = _draw_variants(src, rng, variant_prob)
-    slab, spacing = _acquired_slab(src, rng, z, rescale_prob, crop_prob, noise_floor_prob, variants)
+    slab, spacing = _acquired_slab(src, rng, z, rescale_prob, crop_prob, noise_floor_prob, variants, shading_prob)
     if severities is None:
         names = artefacts_for(src.prompt.modality, has_z=src.volume.shape[2] > 1)
         n = int(rng.choice(3, p=_N_ARTEFACTS_P))
@@ -228,6 +241,7 @@ def make_ladder(
     crop_prob: float = 0.0,
     noise_floor_prob: float = 0.0,
     variant_prob: float = 0.0,
+    shading_prob: float = 0.0,
 ) -> list[dict[str, np.ndarray | float]]:
     """``rungs`` copies of one acquired slice under one artefact at increasing severities, for the ranking loss.
 
@@ -238,11 +252,11 @@ def make_ladder(
         severity on every rung (real images rarely have one problem).  The lowest rung is the clean slice half the
         time (severity 0.001, not 0: an absent artefact draws no random numbers, and the rungs' nuisance draws would
     then differ).  Each sample also carries ``ladder_artefact``: the index in ``ARTEFACT_NAMES`` of the varied artefact.
-    ``variant_prob``: as for :func:`make_sample`; one physical model per ladder.
+    ``variant_prob``, ``shading_prob``: as for :func:`make_sample`; one physical model and one shading per ladder.
     """
     modality = src.prompt.modality
     variants = _draw_variants(src, rng, variant_prob)
-    slab, spacing = _acquired_slab(src, rng, None, rescale_prob, crop_prob, noise_floor_prob, variants)
+    slab, spacing = _acquired_slab(src, rng, None, rescale_prob, crop_prob, noise_floor_prob, variants, shading_prob)
     names = [str(a) for a in artefacts_for(modality, has_z=src.volume.shape[2] > 1)]
     varied = str(rng.choice(names))
     base: dict[str, float] = {}
@@ -277,9 +291,10 @@ def _acquired_slab(
     crop_prob: float,
     noise_floor_prob: float,
     variants: dict[str, str] | None = None,
+    shading_prob: float = 0.0,
 ) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """The clean 9-slice slab around slice ``z`` as this acquisition sees it (window, matrix, noise floor in the
-    noise model of ``variants``)."""
+    """The clean 9-slice slab around slice ``z`` as this acquisition sees it (window, matrix, receive-coil
+    shading, noise floor in the noise model of ``variants``)."""
     modality = src.prompt.modality
     z = int(rng.choice(src.slices)) if z is None else z
     lo, hi = max(0, z - 4), min(src.volume.shape[2], z + 5)
@@ -292,6 +307,12 @@ def _acquired_slab(
         slab = random_fov_crop(slab, rng, foreground_mask(slab[:, :, 4], modality))
     if rescale_prob > 0 and rng.uniform() < rescale_prob:
         slab, spacing = rescale_matrix(slab, spacing, float(np.exp(rng.uniform(np.log(48), np.log(320)))))
+    if modality == "MR" and shading_prob > 0 and rng.uniform() < shading_prob:
+        # before the noise floor: a phantom's noise is then uniform under its shaded signal (one coil); a real
+        # source's own noise is shaded with it (a combined array)
+        magnitude = float(rng.uniform(*NATIVE_SHADING))
+        gain = receive_gain(slab.shape[:2], magnitude, rng, str(rng.choice(BIAS_SHAPES)))
+        slab = (slab * gain[:, :, None]).astype(np.float32)
     if src.noise_free and modality == "MR" and noise_floor_prob > 0 and rng.uniform() < noise_floor_prob:
         model = (variants or {}).get("mr_noise")
         slab = mr_noise(slab, float(np.exp(rng.uniform(np.log(8), np.log(60)))), rng, model)
