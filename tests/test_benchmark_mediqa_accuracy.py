@@ -31,3 +31,15 @@ def test_unseen_validation_is_neither_trained_on_nor_held_out() -> None:
     assert not files & set(TRAIN_VOLUMES)
     vol = _validation_source("slice384:unseen/MR2_UNCR.dcm")  # the 1024-px shoulder at the prostate T2's matrix
     assert max(vol.array.shape[:2]) == 384 and vol.array.shape[2] == 1
+
+
+def test_clean_grade_shares_count_flagged_sources_only_in_the_overall_share() -> None:
+    from benchmarks.mediqa_clean_grades import SOURCES, shares
+
+    rows = [
+        {"grade": "good", "flagged": False},
+        {"grade": "usable", "flagged": False},
+        {"grade": "reject", "flagged": True},
+    ]
+    assert shares(rows) == {"good_all": 1 / 3, "good_graded": 0.5, "n_all": 3, "n_graded": 2}
+    assert not {name for name, *_ in SOURCES} & {f"{name}" for name in TRAIN_VOLUMES}
