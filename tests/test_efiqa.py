@@ -260,3 +260,30 @@ def test_adapter_set_keeps_to_the_eyes_and_real_share_it_is_given(tmp_path):
     assert set(real) <= {"drive_train_37", "drive_train_38"} and 15 <= len(real) <= 22  # 20 here; uniform: 9
     assert all(s.startswith("render_") for s in sources if s not in real)
     assert data["images"].shape == (24, MAP_SIZE, MAP_SIZE, 3) and data["quality"].shape == (24, GRID, GRID)
+
+
+def test_adapter_set_records_photographs_with_other_cameras_when_asked(tmp_path):
+    """``camera_prob`` re-records a share of the photographs (named in the manifest) and squares them again; the
+    default records none, so older sets rebuild exactly."""
+    import json
+
+    from monai_fiqa.efiqa.data import _camera_square, build_adapter_set
+    from monai_fiqa.fundus.renderer import render_fundus
+    from tests.conftest import DRIVE
+
+    if not (DRIVE / "training" / "images").is_dir():
+        pytest.skip(f"DRIVE not found under {DRIVE}")
+    small = (4, 8, 16)
+    seg = create_model("efiqa_vessel_unet", channels=small, num_res_units=0).eval()
+    inp = vessel_inpainter(small, 0).eval()
+    recipes = {}
+    for prob in (0.0, 1.0):
+        out = build_adapter_set(
+            seg, inp, DRIVE, 4, tmp_path / f"{prob}.npz", n_synth_sources=1, eyes=["37"], camera_prob=prob
+        )
+        recipes[prob] = json.loads(str(np.load(out)["manifest"]))["recipes"]
+    assert all(r["camera"] is None for r in recipes[0.0]) and all(r["camera"] for r in recipes[1.0])
+    s = render_fundus(3, size=512)
+    squared, fov, camera = _camera_square(s.image, s.fov_mask, np.random.default_rng(0))
+    assert squared.shape == (512, 512, 3) and fov.shape == (512, 512) and 0.3 < fov.mean() < 0.95
+    assert not np.array_equal(squared, s.image) and camera["name"] == "random"

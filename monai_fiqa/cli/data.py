@@ -82,6 +82,7 @@ def _efiqa_data(args: argparse.Namespace) -> int:
             seed=args.seed,
             eyes=args.eyes,
             real_fraction=args.real_fraction,
+            camera_prob=args.camera_prob,
         )
     print(f"wrote {out}")
     return 0
@@ -173,6 +174,12 @@ def _add_efiqa_data(sub: argparse._SubParsersAction) -> None:
     ed.add_argument("--eyes", nargs="+", help="adapter-set: DRIVE training photographs to use, e.g. 37 38 39 40")
     ed.add_argument(
         "--real-fraction", type=float, help="adapter-set: share of samples from real photographs (default: uniform)"
+    )
+    ed.add_argument(
+        "--camera-prob",
+        type=float,
+        default=0.0,
+        help="adapter-set: share of photographs first re-recorded by a random camera (issue 30 item 2)",
     )
     ed.set_defaults(func=_efiqa_data)
 

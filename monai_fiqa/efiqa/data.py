@@ -5,13 +5,16 @@
 * :func:`build_vessel_maps` - their vessel maps through the trained segmenter: what the inpainter learns;
 * :func:`build_adapter_set` - those photographs degraded by the physics mix (some left clean, half the steps inside a
   random region), with the stage-1 map of each as the adapter's target (never the degradation mask, which would be
-  supervision).  The 256-px images also serve the encoder's masked-autoencoder pre-training.
+  supervision); optionally first re-recorded by a random camera (resolution, optics, colour, gamma, vignetting,
+  sensor noise, JPEG, field-of-view shape) and squared again as inference squares it.  The 256-px images also serve
+  the encoder's masked-autoencoder pre-training.
 
 Each builder writes an ``.npz`` with a ``manifest`` entry (sources, seeds, counts) so a set can be rebuilt exactly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -21,6 +24,8 @@ from tqdm import tqdm
 
 from monai_fiqa.efiqa.inpainting_prior import MAP_SIZE, Stage1Networks, stage1_map, to_map_grid, to_vessel_map
 from monai_fiqa.efiqa.vessel_segmentation import SEG_SIZE, load_drive, segment_square, square_mask
+from monai_fiqa.fundus.camera import random_profile, record
+from monai_fiqa.fundus.checks import fundus_input
 from monai_fiqa.fundus.mix import MixConfig, apply_recipe, sample_recipe
 from monai_fiqa.fundus.preprocessing import fov_square_box, fundus_to_square
 from monai_fiqa.fundus.renderer import render_fundus
@@ -73,6 +78,7 @@ def build_adapter_set(
     seed: int = 2,
     eyes: list[str] | None = None,
     real_fraction: float | None = None,
+    camera_prob: float = 0.0,
 ) -> Path:
     """``n`` degraded photographs (256-px inputs) with their stage-1 quality maps and FOV cell weights.
 
@@ -82,6 +88,9 @@ def build_adapter_set(
             uniformly over all sources, which with 20 photographs and hundreds of renders is mostly renders.  Why it
             matters: an adapter trained on ~94 % renders agreed with stage 1 at 0.72 on held-out renders but only
             0.50 on real test photographs (bundle docs).
+        camera_prob: share of samples first re-recorded by a random camera (:func:`_camera_square`) before the
+            degradation, so that the adapter learns the stage-1 map of photographs from other cameras (issue 30
+            item 2: on the camera-shift set stage 2 falls further than stage 1, e.g. noise maps 0.95 -> 0.59).
     """
     images, fovs, names = good_squares(drive_root, n_synth_sources, seed=seed, eyes=eyes)
     n_real = sum(name.startswith("drive_") for name in names)
@@ -95,20 +104,26 @@ def build_adapter_set(
             src = int(rng.integers(n_real))
         else:
             src = n_real + int(rng.integers(len(names) - n_real))
+        good, fov = images[src], fovs[src]
+        camera = None
+        if camera_prob > 0 and rng.random() < camera_prob:
+            good, fov, camera = _camera_square(good, fov, rng)
         recipe = sample_recipe(rng, ADAPTER_MIX)
-        deg, _ = apply_recipe(images[src].astype(np.float32) / 255.0, fovs[src], recipe, rng)
+        deg, _ = apply_recipe(good.astype(np.float32) / 255.0, fov, recipe, rng)
         square = np.clip(deg * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        (res,) = stage1_map(networks, [square], [fovs[src]])
+        (res,) = stage1_map(networks, [square], [fov])
         inputs.append(to_map_grid(square))
         targets.append(res.quality)
         weights.append(res.weight)
-        recipes.append({"source": names[src], "steps": [(s.kind, round(s.severity, 3), s.regional) for s in recipe]})
+        steps = [(s.kind, round(s.severity, 3), s.regional) for s in recipe]
+        recipes.append({"source": names[src], "camera": camera, "steps": steps})
     manifest = {
         "n": n,
         "seed": seed,
         "n_synth_sources": n_synth_sources,
         "eyes": eyes,
         "real_fraction": real_fraction,
+        "camera_prob": camera_prob,
         "mix": repr(ADAPTER_MIX),
         "recipes": recipes,
     }
@@ -116,3 +131,16 @@ def build_adapter_set(
         out, images=np.stack(inputs), quality=np.stack(targets), weight=np.stack(weights), manifest=json.dumps(manifest)
     )
     return Path(out)
+
+
+def _camera_square(
+    square: np.ndarray, fov: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A good 512-px FOV square re-recorded by a random camera, then found and squared again as inference does
+    (the fundus check's field of view, its box, the 512-px square): (square, FOV mask, the camera as a dict)."""
+    profile = random_profile(rng)
+    recording = record(square, fov, profile, seed=int(rng.integers(2**31)))
+    found = fundus_input(recording.image)
+    box = fov_square_box(found.image, fov=found.fov)
+    squared = fundus_to_square(found.image, SEG_SIZE, box)
+    return squared, square_mask(found.fov, box, SEG_SIZE) > 0.5, dataclasses.asdict(profile)
