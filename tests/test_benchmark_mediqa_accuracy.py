@@ -42,4 +42,4 @@ def test_clean_grade_shares_count_flagged_sources_only_in_the_overall_share() ->
         {"grade": "reject", "flagged": True},
     ]
     assert shares(rows) == {"good_all": 1 / 3, "good_graded": 0.5, "n_all": 3, "n_graded": 2}
-    assert not {name for name, *_ in SOURCES} & {f"{name}" for name in TRAIN_VOLUMES}
+    assert not {name for name, *_ in SOURCES} & set(TRAIN_VOLUMES)
