@@ -13,7 +13,7 @@ from pathlib import Path
 import pydicom
 from pydicom.tag import BaseTag, Tag
 
-__all__ = ["declared_voxels", "header_number", "header_number_or", "parse_elements", "read_dicom"]
+__all__ = ["declared_voxels", "header_number", "header_number_or", "header_numbers", "parse_elements", "read_dicom"]
 
 # pixel data stays unparsed (it may be deferred on disk): the pixel decoders check it, after the declared size
 PIXEL_TAGS = frozenset(Tag(t) for t in (0x7FE00008, 0x7FE00009, 0x7FE00010))
@@ -56,7 +56,7 @@ def header_number(ds: pydicom.Dataset, keyword: str, default: float, error: type
     value = ds[keyword].value
     if value is None or value == "":
         raise error(f"{keyword} is present but empty")
-    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."  # a damaged value may be huge
+    shown = _shown(value)
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:  # multi-valued or text
@@ -64,6 +64,34 @@ def header_number(ds: pydicom.Dataset, keyword: str, default: float, error: type
     if not math.isfinite(number):
         raise error(f"{keyword} {shown} is not a finite number")
     return number
+
+
+def header_numbers(
+    ds: pydicom.Dataset, keyword: str, count: int, default: tuple[float, ...], error: type[ValueError] = ValueError
+) -> tuple[float, ...]:
+    """The attribute as ``count`` finite numbers (e.g. PixelSpacing's two); ``default`` when it is absent or empty.
+
+    Raises:
+        error: (the caller's documented type) when the attribute is text, has another number of values or holds a
+            value that is not a finite number, with the attribute's name and value.
+    """
+    value = ds.get(keyword)
+    if value is None or value == "" or (isinstance(value, list | tuple) and len(value) == 0):
+        return default
+    values = [value] if isinstance(value, str | bytes) or not hasattr(value, "__len__") else list(value)
+    try:
+        numbers = tuple(float(v) for v in values)
+    except (TypeError, ValueError) as exc:
+        raise error(f"{keyword} {_shown(value)} is not {count} numbers") from exc
+    if len(numbers) != count or not all(math.isfinite(n) for n in numbers):
+        raise error(f"{keyword} {_shown(value)} is not {count} finite numbers")
+    return numbers
+
+
+def _shown(value: object) -> str:
+    """A header value for an error message, cut short: a damaged value may be huge."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def header_number_or(ds: pydicom.Dataset, keyword: str, fallback: float) -> float:

@@ -17,7 +17,7 @@ import nibabel as nib
 import numpy as np
 import pydicom
 
-from monai_fiqa.io.dicom_header import declared_voxels, header_number, read_dicom
+from monai_fiqa.io.dicom_header import declared_voxels, header_number, header_numbers, read_dicom
 
 __all__ = [
     "PROMPT_KEYWORDS",
@@ -147,9 +147,17 @@ def _dicom_pixels(ds: pydicom.Dataset) -> np.ndarray:
 
 
 def _spacing(ds: pydicom.Dataset, dz: float | None) -> tuple[float, float, float]:
-    px = ds.get("PixelSpacing") or [1.0, 1.0]
-    z = dz if dz is not None else float(ds.get("SpacingBetweenSlices") or ds.get("SliceThickness") or 1.0)
-    return float(px[0]), float(px[1]), float(z)
+    """(row, column, slice) spacing in mm: PixelSpacing and the slice step (``dz``, else SpacingBetweenSlices or
+    SliceThickness); 1 mm where the header has none.
+
+    Raises:
+        VolumeReadError: a damaged PixelSpacing (text, a single value) or slice spacing, with its value.
+    """
+    row, col = header_numbers(ds, "PixelSpacing", 2, (1.0, 1.0), VolumeReadError)
+    if dz is None:
+        keyword = next((k for k in ("SpacingBetweenSlices", "SliceThickness") if ds.get(k)), None)
+        dz = header_number(ds, keyword, 1.0, VolumeReadError) if keyword else 1.0
+    return row, col, float(dz)
 
 
 def _read_dicom_files(files: list[Path]) -> Volume:

@@ -9,12 +9,14 @@ import time
 
 import nibabel as nib
 import numpy as np
+import pydicom
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from pydicom.data import get_testdata_file
 
+from monai_fiqa.io.dicom_header import header_numbers
 from monai_fiqa.io.fuzz import MUTATIONS, mutate
 from monai_fiqa.io.images import ImageReadError, read_rgb
 from monai_fiqa.io.volumes import VolumeReadError, read_volume
@@ -64,6 +66,15 @@ def test_every_mutation_changes_the_bytes(kind):
     assert mutate(data, kind, np.random.default_rng(3)) != data
 
 
+def test_a_damaged_pixel_spacing_is_the_readers_error(tmp_path):
+    """Found by the fuzzer: a flipped byte made CT_small's PixelSpacing '0.!61468', which float() refused with a bare
+    ValueError instead of the reader's error."""
+    path = tmp_path / "case.dcm"
+    path.write_bytes(mutate(SEEDS["dcm_ct"], "flip_bytes", np.random.default_rng(147051)))
+    with pytest.raises(VolumeReadError, match="PixelSpacing"):
+        read_volume(path)
+
+
 def test_a_truncated_png_header_chunk_is_the_readers_error(tmp_path):
     """Found by the fuzzer: Pillow raises ValueError ("Truncated IHDR chunk") when the IHDR length is under 13."""
     data = bytearray(SEEDS["png"])
@@ -104,3 +115,26 @@ def test_an_unknown_value_representation_is_the_readers_error(tmp_path, source):
         read_volume(tmp_path / "case.dcm")
     inventory = take_inventory(tmp_path)
     assert "Unknown Value Representation" in inventory.unreadable[tmp_path / "case.dcm"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, (1.0, 1.0)),
+        ("0.5\\0.25", (0.5, 0.25)),
+        ("0.!61\\0.6", "not 2 numbers"),
+        ("0.5", "not 2 finite"),
+        ("inf\\1", "not 2 finite"),
+    ],
+)
+def test_header_numbers_reads_two_values_or_names_the_damage(value, expected):
+    """PixelSpacing as the readers need it: absent -> the default; two numbers -> them; anything else -> the
+    caller's error with the attribute's name."""
+    ds = pydicom.Dataset()
+    if value is not None:
+        ds.add_new(0x00280030, "LO", value)  # LO: keeps a damaged value as the file had it
+    if isinstance(expected, tuple):
+        assert header_numbers(ds, "PixelSpacing", 2, (1.0, 1.0), VolumeReadError) == expected
+    else:
+        with pytest.raises(VolumeReadError, match=f"PixelSpacing .* is {expected}"):
+            header_numbers(ds, "PixelSpacing", 2, (1.0, 1.0), VolumeReadError)
