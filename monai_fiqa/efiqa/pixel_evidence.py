@@ -38,7 +38,8 @@ multiply the prior's cell quality:
 
 Why the green mean and not clipping: a warm camera clips the red channel over most of a *clean* field of view,
 and green clips only at the last rungs; the green mean rises from the first rung of an exposure error on every
-camera.  Under-exposure is not penalised here: the prior already sees it (the vessels fade, Spearman -1.00).
+camera.  Under-exposure of the whole field is not penalised here: the prior already sees it (the vessels fade,
+Spearman -1.00); a region darker than the rest of the field is, by the regional term.
 The four thresholds were chosen on DRIVE *training* photographs 21-24 recorded by the five camera-shift cameras
 (trial log, docs/experiments/fundus_efiqa.md, "Pixel evidence"): clean recordings measure 0.29-0.65 noise levels
 and a green mean of 81-116; the first rung of noise (severity 0.2) 0.70-1.63 and of over-exposure 97-136.
@@ -77,7 +78,7 @@ BRIGHT_CLEAN = 0.35  # above the ring's median: 1.42x still clean (the optic dis
 BRIGHT_BAD = 0.8  # ... 2.2x fully bad (over-exposure at severity 0.8 lights a region ~1.9x until it clips)
 LOG_OFFSET = 8.0  # 8-bit levels added before the log, so that a black cell's ratio stays finite
 CHROMA_OFFSET = 4.0  # the same for the blue-to-green ratio (a fundus' blue channel is dark: 40-60 levels)
-DISC_YELLOWING = 0.08  # log blue-to-green below the ring's: the disc measures 0.1-0.17, exposure errors ~0
+DISC_YELLOWING = 0.08  # log blue-to-green below the ring's: discs looked at 0.11-0.17, exposure errors ~0
 MIN_CELL_PIXELS = 16  # field-of-view pixels a cell needs for its mean level
 
 
