@@ -9,15 +9,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from monai_fiqa.efiqa.inpainting_prior import GRID, cell_weights, to_map_fov, to_map_grid
-from monai_fiqa.efiqa.pixel_evidence import (
-    BRIGHT_BAD,
-    BRIGHT_CLEAN,
-    DARK_BAD,
-    DARK_CLEAN,
-    median3x3,
-    pixel_evidence,
-    regional_exposure,
-)
+from monai_fiqa.efiqa.pixel_evidence import median3x3, pixel_evidence, regional_exposure, regional_quality
 from monai_fiqa.efiqa.vessel_segmentation import SEG_SIZE, square_mask
 from monai_fiqa.fundus.camera import CameraProfile, record
 from monai_fiqa.fundus.checks import fundus_input
@@ -53,14 +45,6 @@ def test_median3x3_equals_scipys(dtype):
     """The fast 3 x 3 median is scipy's, edges included, on a non-square array with ties."""
     image = np.random.default_rng(3).integers(0, 12, (37, 53)).astype(dtype)
     np.testing.assert_array_equal(median3x3(image), ndi.median_filter(image, 3))
-
-
-def _regional_quality(evidence) -> np.ndarray:
-    """The regional-exposure factor of the evidence alone (its two ramps on the cells' contrast to their ring)."""
-    contrast = evidence.regional_exposure
-    dark = np.clip((-contrast - DARK_CLEAN) / (DARK_BAD - DARK_CLEAN), 0.0, 1.0)
-    bright = np.clip((contrast - BRIGHT_CLEAN) / (BRIGHT_BAD - BRIGHT_CLEAN), 0.0, 1.0)
-    return (1.0 - dark) * (1.0 - bright)
 
 
 def test_clean_photographs_are_not_penalised(drive_test_images):
@@ -110,7 +94,8 @@ def test_camera_tone_colour_and_vignetting_are_not_regional_exposure(photograph)
     source, weight = _evidence(image)
     recorded, weight_rec = _evidence(record(image, fov, camera).image)
     inside, inside_rec = weight >= 0.5, weight_rec >= 0.5
-    assert _regional_quality(recorded)[inside_rec].mean() > _regional_quality(source)[inside].mean() - 0.02
+    recorded_quality = regional_quality(recorded.regional_exposure)[inside_rec].mean()
+    assert recorded_quality > regional_quality(source.regional_exposure)[inside].mean() - 0.02
 
 
 def test_regional_exposure_is_a_log_ratio_to_the_ring():

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import pydicom
+from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
 
 __all__ = ["declared_voxels", "header_number", "header_number_or", "header_numbers", "parse_elements", "read_dicom"]
@@ -78,7 +79,7 @@ def header_numbers(
     value = ds.get(keyword)
     if value is None or value == "" or (isinstance(value, list | tuple) and len(value) == 0):
         return default
-    values = [value] if isinstance(value, str | bytes) or not hasattr(value, "__len__") else list(value)
+    values = list(value) if isinstance(value, MultiValue | list | tuple) else [value]  # one value: text or a number
     try:
         numbers = tuple(float(v) for v in values)
     except (TypeError, ValueError) as exc:
